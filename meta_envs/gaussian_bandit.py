@@ -1,0 +1,105 @@
+"""``MetaGaussianBandit-v0``: K arms with normal rewards whose means are re-drawn every episode."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+from gymnasium.vector import AutoresetMode
+
+from bayes.models import NormalKnownNoise
+from meta_envs.core import MetaEnv, MetaVectorEnv
+from meta_envs.dynamics import BanditDynamics
+from meta_envs.validation import check_int, per_arm_pairs, per_arm_values
+
+__all__ = ["MetaGaussianBanditEnv", "MetaGaussianBanditVectorEnv", "gaussian_bandit"]
+
+
+def gaussian_bandit(
+    n_arms: int = 2, horizon: int = 20, prior: Any = (0.0, 1.0), noise_std: Any = 1.0
+) -> BanditDynamics:
+    """The dynamics of ``MetaGaussianBandit-v0``, arguments validated (``ValueError`` naming them)."""
+    n_arms = check_int(n_arms, "n_arms", 1)
+    horizon = check_int(horizon, "horizon", 1)
+    pairs = per_arm_pairs(prior, n_arms, "prior", ("mean", "std"), positive=(False, True))
+    noise = per_arm_values(noise_std, n_arms, "noise_std")
+    model = NormalKnownNoise(prior_mean=pairs[:, 0], prior_std=pairs[:, 1], noise_std=noise)
+    return BanditDynamics(model, horizon, reward_low=-np.inf, reward_high=np.inf)
+
+
+class MetaGaussianBanditEnv(MetaEnv):
+    """A bandit with normal rewards of known noise whose arm means are drawn at reset.
+
+    Each episode draws :math:`\\mu_k \\sim N(m_k, s_k^2)` for the ``n_arms`` arms; pulling arm
+    ``k`` pays :math:`r \\sim N(\\mu_k, \\sigma_k^2)` with the known ``noise_std`` :math:`\\sigma_k`. The
+    episode ends after ``horizon`` pulls with ``terminated=True``.
+
+    ## Action space
+
+    ``Discrete(n_arms)``: the arm to pull.
+
+    ## Observation space
+
+    ``Box((n_arms + 2,), float32)``, all zeros at reset:
+
+    ============  =========================================  ==========
+    index         meaning                                    bounds
+    ============  =========================================  ==========
+    0 .. K-1      one-hot of the previous action             [0, 1]
+    K             previous reward                            (-inf, inf)
+    K + 1         elapsed fraction ``t / horizon``           [0, 1]
+    ============  =========================================  ==========
+
+    ## Rewards
+
+    The normal reward of the pulled arm. Each step draws one standard normal variate per
+    episode, scaled and shifted by the pulled arm: with the same seed two policies see the
+    same tasks and the same reward draws (common random numbers).
+
+    ## Info
+
+    - ``info["task"]``: the arms' means, shape ``(n_arms,)``;
+    - ``info["posterior"]``: the normal posterior of each arm's mean after the pulls so far,
+      shape ``(n_arms, 2)`` as ``(mean, std)`` (the prior at reset).
+
+    ## Arguments
+
+    - ``n_arms`` (default 2): number of arms, ``>= 1``;
+    - ``horizon`` (default 20): pulls per episode, ``>= 1``;
+    - ``prior`` (default ``(0.0, 1.0)``): the normal prior on each arm's mean as one
+      ``(mean, std)`` pair for all arms or one pair per arm, shape ``(n_arms, 2)``; means
+      finite, stds positive;
+    - ``noise_std`` (default 1.0): the known reward noise, one positive number or one per arm;
+    - ``render_mode``: ``None``, ``"ansi"`` or ``"human"``.
+    """
+
+    def __init__(
+        self,
+        n_arms: int = 2,
+        horizon: int = 20,
+        prior: Any = (0.0, 1.0),
+        noise_std: Any = 1.0,
+        render_mode: str | None = None,
+    ) -> None:
+        super().__init__(gaussian_bandit(n_arms, horizon, prior, noise_std), render_mode=render_mode)
+
+
+class MetaGaussianBanditVectorEnv(MetaVectorEnv):
+    """``num_envs`` episodes of :class:`MetaGaussianBanditEnv` stepped together with numpy.
+
+    Arguments as :class:`MetaGaussianBanditEnv`, plus ``num_envs`` and ``autoreset_mode``
+    (see :class:`meta_envs.core.MetaVectorEnv`). Actions: int array ``(num_envs,)``.
+    """
+
+    def __init__(
+        self,
+        num_envs: int = 1,
+        n_arms: int = 2,
+        horizon: int = 20,
+        prior: Any = (0.0, 1.0),
+        noise_std: Any = 1.0,
+        autoreset_mode: AutoresetMode | str = AutoresetMode.NEXT_STEP,
+        render_mode: str | None = None,
+    ) -> None:
+        dynamics = gaussian_bandit(n_arms, horizon, prior, noise_std)
+        super().__init__(dynamics, num_envs, autoreset_mode, render_mode)

@@ -1,0 +1,158 @@
+"""Checks of constructor arguments and actions, with errors that name what was wrong.
+
+Every check runs before any work starts: a bad argument raises ``ValueError`` naming the
+argument at ``gym.make`` time, and an action outside the action space raises
+:class:`InvalidActionError` (a ``ValueError``) that says what was expected. Nothing is
+clipped silently.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+from gymnasium import spaces
+
+from bayes.models import positive_array
+
+__all__ = [
+    "DEFAULT_LOG_PROB_FLOOR",
+    "InvalidActionError",
+    "check_pair",
+    "check_actions",
+    "check_int",
+    "check_log_prob_floor",
+    "per_arm_pairs",
+    "per_arm_values",
+]
+
+
+#: Default lowest reward of one prediction in the prediction envs (a log-probability).
+DEFAULT_LOG_PROB_FLOOR = -50.0
+
+
+class InvalidActionError(ValueError):
+    """An action outside the environment's action space."""
+
+
+def check_int(value: Any, name: str, minimum: int) -> int:
+    """``value`` as an int ``>= minimum``; ``ValueError`` naming ``name`` otherwise."""
+    if isinstance(value, (bool, np.bool_)) or not isinstance(value, (int, np.integer)):
+        raise ValueError(f"{name} must be an int >= {minimum}, got {value!r} ({type(value).__name__})")
+    if value < minimum:
+        raise ValueError(f"{name} must be an int >= {minimum}, got {value!r}")
+    return int(value)
+
+
+def check_log_prob_floor(value: Any) -> float:
+    """The reward floor of the prediction envs: a finite number ``<= 0``."""
+    try:
+        floor = float(value)
+    except (TypeError, ValueError) as exc:
+        raise ValueError(f"log_prob_floor must be a finite number <= 0, got {value!r}") from exc
+    if not np.isfinite(floor) or floor > 0:
+        raise ValueError(f"log_prob_floor must be a finite number <= 0, got {value!r}")
+    return floor
+
+
+def per_arm_pairs(
+    value: Any, n_arms: int | None, name: str, labels: tuple[str, str], positive: tuple[bool, bool]
+) -> np.ndarray:
+    """A prior given as one pair for all arms or one pair per arm, as a ``(n_arms, 2)`` array.
+
+    With ``n_arms=None`` only a single pair is accepted (returned as ``(1, 2)``). ``labels``
+    name the two entries in error messages; ``positive[i]`` says whether entry ``i`` must be
+    > 0 (otherwise it must only be finite).
+    """
+    pair_text = f"({labels[0]}, {labels[1]})"
+    try:
+        array = np.asarray(value, dtype=np.float64)
+    except (TypeError, ValueError) as exc:
+        raise ValueError(f"{name} must be numeric {pair_text} pairs, got {value!r}") from exc
+    if array.shape == (2,):
+        array = array[None, :] if n_arms is None else np.broadcast_to(array, (n_arms, 2))
+    elif n_arms is None:
+        raise ValueError(f"{name} must be one {pair_text} pair (shape (2,)), got shape {array.shape}")
+    elif array.shape != (n_arms, 2):
+        raise ValueError(
+            f"{name} must be one {pair_text} pair (shape (2,)) or one pair per arm "
+            f"(shape ({n_arms}, 2)), got shape {array.shape}"
+        )
+    if not np.all(np.isfinite(array)):
+        raise ValueError(f"{name} must be finite, got {value!r}")
+    for i, label in enumerate(labels):
+        if positive[i] and not np.all(array[:, i] > 0):
+            raise ValueError(f"{name}: {label} must be positive, got {value!r}")
+    return np.array(array)
+
+
+def check_pair(value: Any, name: str, labels: tuple[str, str], positive: tuple[bool, bool]) -> tuple[float, float]:
+    """A prior given as one pair of numbers, e.g. ``(alpha, beta)``; see :func:`per_arm_pairs`."""
+    pair = per_arm_pairs(value, None, name, labels, positive)[0]
+    return float(pair[0]), float(pair[1])
+
+
+def per_arm_values(value: Any, n_arms: int, name: str) -> np.ndarray:
+    """A positive number for all arms or one per arm, as a ``(n_arms,)`` array."""
+    array = positive_array(value, name)
+    if array.shape == ():
+        return np.full(n_arms, float(array))
+    if array.shape != (n_arms,):
+        raise ValueError(f"{name} must be a number or one number per arm (shape ({n_arms},)), got shape {array.shape}")
+    return array
+
+
+def _space_text(space: spaces.Space) -> str:
+    if isinstance(space, spaces.Discrete):
+        return f"an integer in [{int(space.start)}, {int(space.start + space.n - 1)}]"
+    assert isinstance(space, spaces.Box)
+    low, high = np.unique(space.low), np.unique(space.high)
+    bounds = (
+        f"[{low[0]:g}, {high[0]:g}]" if low.size == 1 and high.size == 1 else f"[{space.low}, {space.high}]"
+    )
+    return f"a real array of shape {space.shape} with entries in {bounds}"
+
+
+def check_actions(space: spaces.Space, actions: Any, batch: int | None) -> np.ndarray:
+    """Validate an action (``batch=None``) or a batch of ``batch`` actions against ``space``.
+
+    Returns the actions as an int64 (``Discrete``) or float64 (``Box``) array of shape
+    ``space.shape`` or ``(batch, *space.shape)``. Raises :class:`InvalidActionError` saying what
+    was expected, for the wrong shape, a non-numeric or non-integer dtype, NaN, or a value out
+    of bounds.
+    """
+    shape = space.shape if batch is None else (batch, *space.shape)
+    where = "action" if batch is None else f"batch of {batch} actions"
+    expected = _space_text(space)
+    if batch is not None:
+        expected = f"an array of shape {shape}, each entry {expected}"
+    try:
+        array = np.asarray(actions)
+    except (TypeError, ValueError) as exc:  # ragged input
+        raise InvalidActionError(f"invalid {where} {actions!r}: expected {expected}") from exc
+    if array.shape != shape:
+        raise InvalidActionError(f"invalid {where}: got shape {array.shape}, expected {expected}")
+    if isinstance(space, spaces.Discrete):
+        if array.dtype.kind not in "iu":
+            raise InvalidActionError(f"invalid {where}: got dtype {array.dtype}, expected {expected}")
+        array = array.astype(np.int64, copy=False)
+        low, high = int(space.start), int(space.start + space.n - 1)
+        if array.size == 0 or (array.min() >= low and array.max() <= high):
+            return array
+        bad = (array < low) | (array > high)
+    elif isinstance(space, spaces.Box):
+        if array.dtype.kind not in "fiu":
+            raise InvalidActionError(f"invalid {where}: got dtype {array.dtype}, expected {expected}")
+        array = array.astype(np.float64, copy=False)
+        bad = ~((array >= space.low) & (array <= space.high))  # NaN fails both comparisons
+    else:  # pragma: no cover - the envs only use Discrete and Box
+        raise TypeError(f"unsupported action space {space}")
+    if bad.any():
+        if batch is None:
+            raise InvalidActionError(f"invalid action {actions!r}: expected {expected}")
+        rows = np.nonzero(bad.reshape(batch, -1).any(axis=1))[0]
+        raise InvalidActionError(
+            f"invalid {where}: sub-environments {rows[:10].tolist()}{'...' if rows.size > 10 else ''} "
+            f"got {array[rows[0]]!r}; expected each entry {_space_text(space)}"
+        )
+    return array
