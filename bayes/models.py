@@ -251,6 +251,14 @@ class ConjugateModel(ABC):
     def predictive(self, stats: np.ndarray) -> np.ndarray:
         """Parameters of the posterior predictive of the next outcome: ``(B, *predictive_shape)``."""
 
+    @abstractmethod
+    def posterior_moments(self, stats: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Posterior mean and standard deviation of the task parameters: two ``(B, *task_shape)``."""
+
+    @abstractmethod
+    def prior_range(self) -> tuple[float, float]:
+        """An interval holding nearly all of the prior's mass (for plots): ``(low, high)``."""
+
     # -- the posterior predictive family
     @abstractmethod
     def predictive_log_prob(self, params: np.ndarray, x: np.ndarray) -> np.ndarray:
@@ -480,6 +488,15 @@ class BetaBernoulli(_ScalarConjugateModel):
         post = self.posterior(stats)
         return (post[..., 0] / (post[..., 0] + post[..., 1]))[..., None]
 
+    def posterior_moments(self, stats: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        post = self.posterior(stats)
+        a, b = post[..., 0], post[..., 1]
+        total = a + b
+        return a / total, np.sqrt(a * b / (total**2 * (total + 1)))
+
+    def prior_range(self) -> tuple[float, float]:
+        return 0.0, 1.0
+
     def predictive_log_prob(self, params: np.ndarray, x: np.ndarray) -> np.ndarray:
         return bernoulli_log_prob(np.asarray(params)[..., 0], x)
 
@@ -550,6 +567,13 @@ class NormalKnownNoise(_ScalarConjugateModel):
         mean, var = self._posterior_mean_var(np.asarray(stats, dtype=np.float64))
         return np.stack([mean, np.sqrt(var + self.noise_std**2)], axis=-1)
 
+    def posterior_moments(self, stats: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        mean, var = self._posterior_mean_var(np.asarray(stats, dtype=np.float64))
+        return mean, np.sqrt(var)
+
+    def prior_range(self) -> tuple[float, float]:
+        return float(np.min(self.prior_mean - 3 * self.prior_std)), float(np.max(self.prior_mean + 3 * self.prior_std))
+
     def predictive_log_prob(self, params: np.ndarray, x: np.ndarray) -> np.ndarray:
         params = np.asarray(params)
         return normal_log_prob(params[..., 0], params[..., 1], x)
@@ -612,6 +636,14 @@ class GammaExponential(_ScalarConjugateModel):
 
     def predictive(self, stats: np.ndarray) -> np.ndarray:
         return self.posterior(stats)  # Lomax(shape = a + n, scale = b + s)
+
+    def posterior_moments(self, stats: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        post = self.posterior(stats)
+        a, b = post[..., 0], post[..., 1]
+        return a / b, np.sqrt(a) / b
+
+    def prior_range(self) -> tuple[float, float]:
+        return 0.0, float(np.max((self.shape + 3 * np.sqrt(self.shape)) / self.rate))
 
     def predictive_log_prob(self, params: np.ndarray, x: np.ndarray) -> np.ndarray:
         params = np.asarray(params)
@@ -696,6 +728,15 @@ class DirichletCategorical(ConjugateModel):
     def predictive(self, stats: np.ndarray) -> np.ndarray:
         post = self.posterior(stats)
         return post / post.sum(axis=-1, keepdims=True)
+
+    def posterior_moments(self, stats: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        post = self.posterior(stats)
+        total = post.sum(axis=-1, keepdims=True)
+        mean = post / total
+        return mean, np.sqrt(mean * (1 - mean) / (total + 1))
+
+    def prior_range(self) -> tuple[float, float]:
+        return 0.0, 1.0
 
     def predictive_log_prob(self, params: np.ndarray, x: np.ndarray) -> np.ndarray:
         return categorical_log_prob(params, x)

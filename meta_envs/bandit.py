@@ -62,7 +62,7 @@ class MetaBanditEnv(MetaEnv):
     - ``horizon`` (default 20): pulls per episode, ``>= 1``;
     - ``prior`` (default ``(1.0, 1.0)``): one ``(alpha, beta)`` pair for all arms or one pair
       per arm, shape ``(n_arms, 2)``; entries positive and finite;
-    - ``render_mode``: ``None``, ``"ansi"`` or ``"human"``.
+    - ``render_mode``: ``None``, ``"ansi"``, ``"human"`` (text) or ``"rgb_array"`` (a picture of the belief).
 
     ``reset(options={"task": p})`` starts the episode with arm probabilities ``p``.
 

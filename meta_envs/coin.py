@@ -87,7 +87,7 @@ class MetaCoinEnv(MetaEnv):
     - ``prior`` (default ``"uniform"``): an ``(alpha, beta)`` pair, or ``"uniform"`` (1, 1),
       ``"fair"`` (20, 20, biases near 0.5) or ``"bent"`` (0.2, 0.2, biases near 0 or 1);
     - ``log_prob_floor`` (default -50): the lowest reward of one prediction, ``<= 0``;
-    - ``render_mode``: ``None``, ``"ansi"`` or ``"human"``.
+    - ``render_mode``: ``None``, ``"ansi"``, ``"human"`` (text) or ``"rgb_array"`` (a picture of the belief).
     """
 
     def __init__(

@@ -25,6 +25,7 @@ from gymnasium.vector import AutoresetMode, VectorEnv
 from gymnasium.vector.utils import batch_space
 
 from meta_envs.dynamics import EpisodeDynamics
+from meta_envs.rendering import render_belief
 from meta_envs.validation import check_int
 
 __all__ = ["MetaEnv", "MetaVectorEnv"]
@@ -50,7 +51,7 @@ class MetaEnv(gym.Env[np.ndarray, Any]):
     Subclasses document their spaces and arguments; this class implements the Gymnasium API.
     """
 
-    metadata: dict[str, Any] = {"render_modes": ["ansi", "human"], "render_fps": 4}
+    metadata: dict[str, Any] = {"render_modes": ["ansi", "human", "rgb_array"], "render_fps": 4}
 
     def __init__(self, dynamics: EpisodeDynamics, render_mode: str | None = None) -> None:
         if render_mode is not None and render_mode not in self.metadata["render_modes"]:
@@ -66,7 +67,7 @@ class MetaEnv(gym.Env[np.ndarray, Any]):
         self._task: np.ndarray | None = None
         self._stats: np.ndarray | None = None
         self._t = np.zeros(1, dtype=np.int64)
-        self._last_line = ""
+        self._last_step: tuple[np.ndarray, float] | None = None
 
     def reset(
         self, *, seed: int | None = None, options: dict[str, Any] | None = None
@@ -77,7 +78,7 @@ class MetaEnv(gym.Env[np.ndarray, Any]):
         self._task = self.dynamics.new_tasks(self.np_random, 1, options.get("task"))
         self._stats = self.model.initial_stats(1)
         self._t = np.zeros(1, dtype=np.int64)
-        self._last_line = f"t=0/{self.horizon} new task"
+        self._last_step: tuple[np.ndarray, float] | None = None
         if self.render_mode == "human":
             self.render()
         return self.dynamics.initial_observation(1)[0], self._info()
@@ -94,7 +95,7 @@ class MetaEnv(gym.Env[np.ndarray, Any]):
             self.np_random, self._task, self._stats, self._t, checked[None]
         )
         value = float(reward[0])
-        self._last_line = f"t={self._t[0]}/{self.horizon} {self.dynamics.describe(checked, value)}"
+        self._last_step = (checked, value)
         if self.render_mode == "human":
             self.render()
         return obs[0], value, bool(self._t[0] >= self.horizon), False, self._info()
@@ -103,12 +104,30 @@ class MetaEnv(gym.Env[np.ndarray, Any]):
         assert self._task is not None and self._stats is not None
         return {key: value[0] for key, value in self.dynamics.info(self._task, self._stats).items()}
 
-    def render(self) -> str | None:
-        """``"ansi"``: the last step as text with the posterior; ``"human"``: printed."""
+    def bayes_predictive(self) -> np.ndarray:
+        """Parameters of the Bayes posterior predictive of the next outcome.
+
+        For the prediction envs this is the Bayes-optimal action (``predictive_shape`` of the
+        model, e.g. ``(1,)`` for ``MetaCoin-v0``); for the bandits, each arm's predictive.
+        """
+        if self._stats is None:
+            raise ResetNeeded("call reset() before bayes_predictive()")
+        return self.model.predictive(self._stats)[0]
+
+    def render(self) -> str | np.ndarray | None:
+        """``"ansi"``: the last step as text with the posterior; ``"human"``: that text printed;
+        ``"rgb_array"``: a picture of the posterior and the task (:mod:`meta_envs.rendering`)."""
         if self.render_mode is None:
             gym.logger.warn("render() called with render_mode=None; pass render_mode='ansi' or 'human' to gym.make")
             return None
-        text = self._last_line
+        if self.render_mode == "rgb_array":
+            if self._task is None or self._stats is None:
+                raise ResetNeeded("call reset() before render()")
+            return render_belief(self.model, self._task[0], self._stats[0], self._t[0] / self.horizon)
+        if self._last_step is None:
+            text = f"t={self._t[0]}/{self.horizon} new task"
+        else:
+            text = f"t={self._t[0]}/{self.horizon} {self.dynamics.describe(*self._last_step)}"
         if self._stats is not None:
             posterior = np.array2string(self.model.posterior(self._stats)[0], precision=3)
             text = f"{text} posterior={posterior}"
@@ -286,10 +305,17 @@ class MetaVectorEnv(VectorEnv):
         self._obs[rows] = obs
         return rewards
 
+    def bayes_predictive(self) -> np.ndarray:
+        """Bayes posterior predictive parameters of every sub-environment: ``(num_envs, ...)``."""
+        if self._task is None:
+            raise ResetNeeded("call reset() before bayes_predictive()")
+        return self.model.predictive(self._stats)
+
     def _final(self, done: np.ndarray) -> dict[str, Any]:
         """``final_obs`` and ``final_info`` of the episodes ending now (SAME_STEP mode)."""
         final_obs = np.full(self.num_envs, None, dtype=object)
-        final_obs[done] = list(self._obs[done])
+        for row in np.flatnonzero(done):  # an object array of per-env observations, as SyncVectorEnv
+            final_obs[row] = self._obs[row].copy()
         return {
             "final_obs": final_obs,
             "_final_obs": done.copy(),

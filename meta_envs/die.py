@@ -83,7 +83,7 @@ class MetaDieEnv(MetaEnv):
     - ``prior`` (default 1.0): the Dirichlet concentration, one positive number for all faces
       or one per face;
     - ``log_prob_floor`` (default -50): the lowest reward of one prediction, ``<= 0``;
-    - ``render_mode``: ``None``, ``"ansi"`` or ``"human"``.
+    - ``render_mode``: ``None``, ``"ansi"``, ``"human"`` (text) or ``"rgb_array"`` (a picture of the belief).
     """
 
     def __init__(

@@ -18,7 +18,7 @@ import numpy as np
 from gymnasium import spaces
 
 from bayes.models import ConjugateModel, row_index
-from meta_envs.validation import check_actions
+from meta_envs.validation import ActionChecker
 
 __all__ = ["BanditDynamics", "EpisodeDynamics", "PredictionDynamics", "floored"]
 
@@ -49,6 +49,7 @@ class EpisodeDynamics(ABC):
         self.horizon = horizon
         self.observation_space = observation_space
         self.action_space = action_space
+        self.check_actions = ActionChecker(action_space)
 
     def new_tasks(self, rng: np.random.Generator, n: int, task: Any = None) -> np.ndarray:
         """Tasks for ``n`` new episodes: drawn from the prior, or ``task`` broadcast to ``n`` rows."""
@@ -62,10 +63,6 @@ class EpisodeDynamics(ABC):
     def initial_observation(self, n: int) -> np.ndarray:
         """The observation at reset: zeros ``(n, obs_dim)`` (no previous step, no time elapsed)."""
         return np.zeros((n, *self.observation_space.shape), dtype=np.float32)
-
-    def check_actions(self, actions: Any, batch: int | None) -> np.ndarray:
-        """Validated actions: see :func:`meta_envs.validation.check_actions`."""
-        return check_actions(self.action_space, actions, batch)
 
     @abstractmethod
     def transition(

@@ -76,7 +76,7 @@ class MetaExponentialEnv(MetaEnv):
     - ``horizon`` (default 20): predictions per episode, ``>= 1``;
     - ``prior`` (default ``(1.0, 1.0)``): ``(shape, rate)`` of the Gamma prior, both positive;
     - ``log_prob_floor`` (default -50): the lowest reward of one prediction, ``<= 0``;
-    - ``render_mode``: ``None``, ``"ansi"`` or ``"human"``.
+    - ``render_mode``: ``None``, ``"ansi"``, ``"human"`` (text) or ``"rgb_array"`` (a picture of the belief).
     """
 
     def __init__(

@@ -84,7 +84,7 @@ class MetaGaussianEnv(MetaEnv):
     - ``prior`` (default ``(0.0, 1.0)``): ``(mean, std)`` of the prior on :math:`\\mu`;
     - ``noise_std`` (default 1.0): the known outcome noise :math:`\\sigma > 0`;
     - ``log_prob_floor`` (default -50): the lowest reward of one prediction, ``<= 0``;
-    - ``render_mode``: ``None``, ``"ansi"`` or ``"human"``.
+    - ``render_mode``: ``None``, ``"ansi"``, ``"human"`` (text) or ``"rgb_array"`` (a picture of the belief).
     """
 
     def __init__(

@@ -70,7 +70,7 @@ class MetaGaussianBanditEnv(MetaEnv):
       ``(mean, std)`` pair for all arms or one pair per arm, shape ``(n_arms, 2)``; means
       finite, stds positive;
     - ``noise_std`` (default 1.0): the known reward noise, one positive number or one per arm;
-    - ``render_mode``: ``None``, ``"ansi"`` or ``"human"``.
+    - ``render_mode``: ``None``, ``"ansi"``, ``"human"`` (text) or ``"rgb_array"`` (a picture of the belief).
     """
 
     def __init__(

@@ -17,9 +17,9 @@ from bayes.models import positive_array
 
 __all__ = [
     "DEFAULT_LOG_PROB_FLOOR",
+    "ActionChecker",
     "InvalidActionError",
     "check_pair",
-    "check_actions",
     "check_int",
     "check_log_prob_floor",
     "per_arm_pairs",
@@ -113,46 +113,60 @@ def _space_text(space: spaces.Space) -> str:
     return f"a real array of shape {space.shape} with entries in {bounds}"
 
 
-def check_actions(space: spaces.Space, actions: Any, batch: int | None) -> np.ndarray:
-    """Validate an action (``batch=None``) or a batch of ``batch`` actions against ``space``.
+class ActionChecker:
+    """Validates actions (or batches of actions) against one action space.
 
-    Returns the actions as an int64 (``Discrete``) or float64 (``Box``) array of shape
-    ``space.shape`` or ``(batch, *space.shape)``. Raises :class:`InvalidActionError` saying what
-    was expected, for the wrong shape, a non-numeric or non-integer dtype, NaN, or a value out
-    of bounds.
+    Calling it returns the actions as an int64 (``Discrete``) or float64 (``Box``) array of
+    shape ``space.shape`` (``batch=None``) or ``(batch, *space.shape)``, and raises
+    :class:`InvalidActionError` saying what was expected for the wrong shape, a non-numeric or
+    non-integer dtype, NaN, or a value out of bounds. The bounds are prepared once, and the
+    error text is only built for an error, so the check is cheap on the hot path.
     """
-    shape = space.shape if batch is None else (batch, *space.shape)
-    where = "action" if batch is None else f"batch of {batch} actions"
-    expected = _space_text(space)
-    if batch is not None:
-        expected = f"an array of shape {shape}, each entry {expected}"
-    try:
-        array = np.asarray(actions)
-    except (TypeError, ValueError) as exc:  # ragged input
-        raise InvalidActionError(f"invalid {where} {actions!r}: expected {expected}") from exc
-    if array.shape != shape:
-        raise InvalidActionError(f"invalid {where}: got shape {array.shape}, expected {expected}")
-    if isinstance(space, spaces.Discrete):
-        if array.dtype.kind not in "iu":
-            raise InvalidActionError(f"invalid {where}: got dtype {array.dtype}, expected {expected}")
-        array = array.astype(np.int64, copy=False)
-        low, high = int(space.start), int(space.start + space.n - 1)
-        if array.size == 0 or (array.min() >= low and array.max() <= high):
-            return array
-        bad = (array < low) | (array > high)
-    elif isinstance(space, spaces.Box):
-        if array.dtype.kind not in "fiu":
-            raise InvalidActionError(f"invalid {where}: got dtype {array.dtype}, expected {expected}")
-        array = array.astype(np.float64, copy=False)
-        bad = ~((array >= space.low) & (array <= space.high))  # NaN fails both comparisons
-    else:  # pragma: no cover - the envs only use Discrete and Box
-        raise TypeError(f"unsupported action space {space}")
-    if bad.any():
+
+    def __init__(self, space: spaces.Space) -> None:
+        if not isinstance(space, (spaces.Discrete, spaces.Box)):
+            raise TypeError(f"unsupported action space {space}")
+        self.space = space
+        self.shape = space.shape
+        if isinstance(space, spaces.Discrete):
+            self._kinds = "iu"
+            self._low, self._high = int(space.start), int(space.start + space.n - 1)
+        else:
+            self._kinds = "fiu"
+            self._low = space.low.astype(np.float64)
+            self._high = space.high.astype(np.float64)
+
+    def _fail(self, actions: Any, batch: int | None, problem: str) -> InvalidActionError:
+        expected = _space_text(self.space)
         if batch is None:
-            raise InvalidActionError(f"invalid action {actions!r}: expected {expected}")
-        rows = np.nonzero(bad.reshape(batch, -1).any(axis=1))[0]
-        raise InvalidActionError(
-            f"invalid {where}: sub-environments {rows[:10].tolist()}{'...' if rows.size > 10 else ''} "
-            f"got {array[rows[0]]!r}; expected each entry {_space_text(space)}"
+            return InvalidActionError(f"invalid action {actions!r}: {problem}; expected {expected}")
+        return InvalidActionError(
+            f"invalid batch of {batch} actions: {problem}; expected an array of shape "
+            f"{(batch, *self.shape)}, each entry {expected}"
         )
-    return array
+
+    def __call__(self, actions: Any, batch: int | None = None) -> np.ndarray:
+        shape = self.shape if batch is None else (batch, *self.shape)
+        try:
+            array = np.asarray(actions)
+        except (TypeError, ValueError):  # ragged input
+            raise self._fail(actions, batch, "not an array") from None
+        if array.shape != shape:
+            raise self._fail(actions, batch, f"got shape {array.shape}")
+        if array.dtype.kind not in self._kinds:
+            raise self._fail(actions, batch, f"got dtype {array.dtype}")
+        if self._kinds == "iu":
+            array = array.astype(np.int64, copy=False)
+            if array.size == 0 or (array.min() >= self._low and array.max() <= self._high):
+                return array
+        else:
+            array = array.astype(np.float64, copy=False)
+        bad = ~((array >= self._low) & (array <= self._high))  # NaN fails both comparisons
+        if not bad.any():
+            return array
+        if batch is None:
+            raise self._fail(actions, batch, "out of bounds")
+        rows = np.nonzero(bad.reshape(batch, -1).any(axis=1))[0]
+        more = "..." if rows.size > 10 else ""
+        raise self._fail(actions if batch <= 10 else array[rows[0]], batch,
+                         f"sub-environments {rows[:10].tolist()}{more} out of bounds")

@@ -1,0 +1,160 @@
+"""The ``meta-bayes`` command line: a thin layer over the Python API.
+
+Subcommands::
+
+    meta-bayes envs [--json]                       the registered environments and their defaults
+    meta-bayes demo [ENV_ID] [--seed S] [--policy greedy|random] [--set KEY=VALUE ...]
+                                                   one episode, step by step, with the posterior
+
+Later subcommands (train, evaluate, simulate, reproduce) are added by their modules.
+"""
+
+from __future__ import annotations
+
+import argparse
+import ast
+import inspect
+import json
+import sys
+from collections.abc import Sequence
+from typing import Any
+
+import gymnasium as gym
+import numpy as np
+
+import meta_envs
+
+__all__ = ["env_table", "main", "run_demo"]
+
+
+def _defaults(env_id: str) -> dict[str, Any]:
+    """The constructor arguments of ``env_id`` and their defaults (``render_mode`` left out)."""
+    spec = gym.spec(env_id)
+    cls = spec.entry_point if callable(spec.entry_point) else gym.envs.registration.load_env_creator(spec.entry_point)
+    params = inspect.signature(cls).parameters
+    return {name: p.default for name, p in params.items() if name != "render_mode"}
+
+
+def _jsonable(value: Any) -> Any:
+    if isinstance(value, tuple):
+        return [_jsonable(v) for v in value]
+    if isinstance(value, np.ndarray):
+        return value.tolist()
+    return value
+
+
+def env_table() -> list[dict[str, Any]]:
+    """One row per registered id: defaults, spaces, and the shapes of ``info``."""
+    rows = []
+    for env_id in meta_envs.ENV_IDS:
+        env = gym.make(env_id)
+        _, info = env.reset(seed=0)
+        rows.append(
+            {
+                "id": env_id,
+                "entry_point": gym.spec(env_id).entry_point,
+                "vector_entry_point": gym.spec(env_id).vector_entry_point,
+                "defaults": {k: _jsonable(v) for k, v in _defaults(env_id).items()},
+                "observation_space": str(env.observation_space),
+                "action_space": str(env.action_space),
+                "info": {k: list(np.shape(v)) for k, v in info.items()},
+            }
+        )
+        env.close()
+    return rows
+
+
+def _print_envs(as_json: bool) -> None:
+    rows = env_table()
+    if as_json:
+        print(json.dumps(rows, indent=2))
+        return
+    for row in rows:
+        defaults = ", ".join(f"{k}={v!r}" for k, v in row["defaults"].items())
+        print(f"{row['id']}\n    defaults:    {defaults}")
+        print(f"    action:      {row['action_space']}\n    observation: {row['observation_space']}")
+        info = ", ".join(f"{k} {tuple(v)}" for k, v in row["info"].items())
+        print(f"    info:        {info}")
+
+
+def _parse_set(items: Sequence[str]) -> dict[str, Any]:
+    """``KEY=VALUE`` pairs; values are Python literals (numbers, tuples, strings)."""
+    kwargs: dict[str, Any] = {}
+    for item in items:
+        key, sep, text = item.partition("=")
+        if not sep or not key:
+            raise SystemExit(f"meta-bayes: --set expects KEY=VALUE, got {item!r}")
+        try:
+            kwargs[key] = ast.literal_eval(text)
+        except (ValueError, SyntaxError):
+            kwargs[key] = text
+    return kwargs
+
+
+def run_demo(env_id: str = "MetaBandit-v0", seed: int = 0, policy: str = "greedy", **kwargs: Any) -> float:
+    """Play one episode of ``env_id`` and print every step; returns the episode's return.
+
+    Bandits act ``greedy`` (the arm of highest posterior predictive mean, ties broken at
+    random) or ``random``; prediction envs predict with the exact Bayes predictive
+    (``greedy``) or a random action.
+    """
+    if policy not in ("greedy", "random"):
+        raise ValueError(f"policy must be 'greedy' or 'random', got {policy!r}")
+    env = gym.make(env_id, **kwargs)
+    base: meta_envs.core.MetaEnv = env.unwrapped  # type: ignore[assignment]
+    rng = np.random.default_rng(seed)
+    env.action_space.seed(seed)
+    obs, info = env.reset(seed=seed)
+    print(f"{env_id} {kwargs or ''} seed={seed} policy={policy}")
+    print(f"task: {np.array2string(np.asarray(info['task']), precision=3)}")
+    total, terminated = 0.0, False
+    while not terminated:
+        if policy == "random":
+            action = env.action_space.sample()
+        elif isinstance(env.action_space, gym.spaces.Discrete):
+            means = base.bayes_predictive()[:, 0]
+            action = int(rng.choice(np.flatnonzero(means == means.max())))
+        else:
+            action = base.bayes_predictive().astype(np.float32)
+        obs, reward, terminated, _, info = env.step(action)
+        total += reward
+        posterior = np.array2string(np.asarray(info["posterior"]), precision=3).replace("\n", "")
+        shown = action if np.ndim(action) == 0 else np.array2string(np.asarray(action), precision=3)
+        print(f"t={base._t[0]:3d}  action={shown}  reward={reward:8.4f}  posterior={posterior}")
+    print(f"return: {total:.4f}")
+    env.close()
+    return total
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="meta-bayes", description="Meta-learning through a Bayesian lens: environments, Bayes agents, studies."
+    )
+    sub = parser.add_subparsers(dest="command", required=True)
+    envs = sub.add_parser("envs", help="list the registered environments and their defaults")
+    envs.add_argument("--json", action="store_true", help="print JSON instead of text")
+    demo = sub.add_parser("demo", help="play one episode and print the posterior at every step")
+    demo.add_argument("env_id", nargs="?", default="MetaBandit-v0", choices=meta_envs.ENV_IDS)
+    demo.add_argument("--seed", type=int, default=0)
+    demo.add_argument("--policy", choices=("greedy", "random"), default="greedy")
+    demo.add_argument("--set", dest="settings", action="append", default=[], metavar="KEY=VALUE",
+                      help="an environment argument, e.g. --set n_arms=3 --set 'prior=(2, 2)'")
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Entry point of the ``meta-bayes`` console script."""
+    args = build_parser().parse_args(argv)
+    try:
+        if args.command == "envs":
+            _print_envs(args.json)
+        elif args.command == "demo":
+            run_demo(args.env_id, seed=args.seed, policy=args.policy, **_parse_set(args.settings))
+    except (ValueError, TypeError) as exc:
+        print(f"meta-bayes: error: {exc}", file=sys.stderr)
+        return 2
+    return 0
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())
