@@ -57,6 +57,7 @@ __all__ = [
     "bernoulli_log_prob",
     "categorical_log_prob",
     "check_rng",
+    "finite_array",
     "lomax_log_prob",
     "normal_log_prob",
     "positive_array",
@@ -69,19 +70,32 @@ _LOG_2PI = float(np.log(2.0 * np.pi))
 # --------------------------------------------------------------------------- validation
 
 
+def finite_array(value: Any, name: str) -> np.ndarray:
+    """``value`` as a non-empty float64 array of finite numbers.
+
+    Raises ``ValueError`` naming ``name`` otherwise: for strings, booleans and other
+    non-numeric input too (``"2"`` or ``True`` is not accepted as a number).
+    """
+    try:
+        raw = np.asarray(value)
+    except (TypeError, ValueError) as exc:  # ragged nested sequences
+        raise ValueError(f"{name} must be numeric, got {value!r}") from exc
+    if raw.dtype.kind not in "fiu":
+        raise ValueError(f"{name} must be numeric, got {value!r}")
+    array = raw.astype(np.float64)
+    if array.size == 0:
+        raise ValueError(f"{name} must not be empty, got {value!r}")
+    if not np.all(np.isfinite(array)):
+        raise ValueError(f"{name} must be finite, got {value!r}")
+    return array
+
+
 def positive_array(value: Any, name: str) -> np.ndarray:
     """``value`` as a float64 array whose entries are all finite and > 0.
 
     Raises ``ValueError`` naming ``name`` otherwise (also for non-numeric input).
     """
-    try:
-        array = np.asarray(value, dtype=np.float64)
-    except (TypeError, ValueError) as exc:
-        raise ValueError(f"{name} must be numeric, got {value!r}") from exc
-    if array.size == 0:
-        raise ValueError(f"{name} must not be empty, got {value!r}")
-    if not np.all(np.isfinite(array)):
-        raise ValueError(f"{name} must be finite, got {value!r}")
+    array = finite_array(value, name)
     if not np.all(array > 0):
         raise ValueError(f"{name} must be positive, got {value!r}")
     return array
@@ -123,14 +137,15 @@ def bernoulli_log_prob(p: np.ndarray, x: np.ndarray) -> np.ndarray:
 def categorical_log_prob(weights: np.ndarray, x: np.ndarray) -> np.ndarray:
     """:math:`\\log (w_x / \\sum_k w_k)` for weights ``(..., K)`` and integer outcomes ``(...)``.
 
-    Weights need not be normalised. A zero weight on ``x``, all-zero or negative weights give
-    ``-inf``.
+    Weights need not be normalised. A zero weight on ``x``, all-zero or negative weights, or
+    an outcome outside ``{0, ..., K-1}`` give ``-inf``.
     """
     weights = np.asarray(weights, dtype=np.float64)
     x = np.asarray(x, dtype=np.int64)
-    chosen = np.take_along_axis(weights, x[..., None], axis=-1)[..., 0]
+    in_support = (x >= 0) & (x < weights.shape[-1])
+    chosen = np.take_along_axis(weights, np.where(in_support, x, 0)[..., None], axis=-1)[..., 0]
     total = weights.sum(axis=-1)
-    valid = np.all(weights >= 0, axis=-1) & (total > 0) & np.isfinite(total)
+    valid = np.all(weights >= 0, axis=-1) & (total > 0) & np.isfinite(total) & in_support
     with np.errstate(divide="ignore", invalid="ignore"):
         out = np.log(chosen) - np.log(total)
     return np.where(valid & (chosen > 0), out, -np.inf)
@@ -306,16 +321,6 @@ def row_index(n_rows: int) -> np.ndarray:
 _ROWS: dict[int, np.ndarray] = {}
 
 
-def _finite_array(value: Any, name: str) -> np.ndarray:
-    try:
-        array = np.asarray(value, dtype=np.float64)
-    except (TypeError, ValueError) as exc:
-        raise ValueError(f"{name} must be numeric, got {value!r}") from exc
-    if array.size == 0 or not np.all(np.isfinite(array)):
-        raise ValueError(f"{name} must be finite and non-empty, got {value!r}")
-    return array
-
-
 class _ScalarConjugateModel(ConjugateModel):
     """Scalar outcomes, one independent component per entry of ``batch_shape``.
 
@@ -324,7 +329,7 @@ class _ScalarConjugateModel(ConjugateModel):
     """
 
     def _init_hyper(self, real: dict[str, Any], positive: dict[str, Any]) -> None:
-        arrays = {name: _finite_array(value, name) for name, value in real.items()}
+        arrays = {name: finite_array(value, name) for name, value in real.items()}
         arrays.update({name: positive_array(value, name) for name, value in positive.items()})
         try:
             shape = np.broadcast_shapes(*(a.shape for a in arrays.values()))
@@ -356,10 +361,19 @@ class _ScalarConjugateModel(ConjugateModel):
         value = self._hyper[name]
         return value if arm is None else value[arm]
 
-    def _pick(self, array: np.ndarray, arm: np.ndarray) -> np.ndarray:
-        """``array[b, arm[b]]`` for every row ``b`` of a ``(B, K)`` array."""
+    def _check_arms(self, arm: Any, n_rows: int) -> np.ndarray:
+        """``arm`` as ``(n_rows,)`` int64 indices into the one axis of arms, else ``ValueError``."""
         if len(self.batch_shape) != 1:
-            raise ValueError(f"arm needs a model with one axis of arms, this one has batch_shape {self.batch_shape}")
+            raise ValueError(f"arm needs a model with one axis of arms; this one has batch_shape {self.batch_shape}")
+        arm = np.asarray(arm)
+        if arm.shape != (n_rows,) or arm.dtype.kind not in "iu":
+            raise ValueError(f"arm must be {n_rows} integers, one per row, got {arm!r}")
+        if n_rows and (arm.min() < 0 or arm.max() >= self.batch_shape[0]):
+            raise ValueError(f"arm must lie in [0, {self.batch_shape[0] - 1}], got {arm!r}")
+        return arm.astype(np.int64, copy=False)
+
+    def _pick(self, array: np.ndarray, arm: np.ndarray) -> np.ndarray:
+        """``array[b, arm[b]]`` for every row ``b`` of a ``(B, K)`` array (``arm`` checked)."""
         n_rows, n_arms = array.shape
         return array.reshape(-1)[row_index(n_rows) * n_arms + arm]
 
@@ -390,7 +404,7 @@ class _ScalarConjugateModel(ConjugateModel):
         check_rng(rng)
         task = np.asarray(task, dtype=np.float64)
         if arm is not None:
-            arm = np.asarray(arm, dtype=np.int64)
+            arm = self._check_arms(arm, task.shape[0])
             task = self._pick(task, arm)
         return self._draw(rng, task, arm)
 
@@ -409,10 +423,9 @@ class _ScalarConjugateModel(ConjugateModel):
             increment[..., 1] = second
         else:
             n_rows, n_arms = stats.shape[:2]
-            if len(self.batch_shape) != 1:
-                raise ValueError(f"arm needs a model with one axis of arms, this one has batch_shape {self.batch_shape}")
+            arm = self._check_arms(arm, n_rows)
             flat = increment.reshape(-1)
-            index = (row_index(n_rows) * n_arms + np.asarray(arm, dtype=np.int64)) * 2
+            index = (row_index(n_rows) * n_arms + arm) * 2
             flat[index] = first
             flat[index + 1] = second
         return stats + increment
@@ -468,7 +481,8 @@ class BetaBernoulli(_ScalarConjugateModel):
         p = g_a / np.where(total > 0, total, 1.0)
         underflow = total <= 0  # both gammas below the smallest float: only for tiny alpha, beta
         if underflow.any():
-            p[underflow] = rng.beta(np.broadcast_to(self.alpha, shape)[underflow], np.broadcast_to(self.beta, shape)[underflow])
+            alpha, beta = np.broadcast_to(self.alpha, shape), np.broadcast_to(self.beta, shape)
+            p[underflow] = rng.beta(alpha[underflow], beta[underflow])
         return p
 
     def _draw(self, rng: np.random.Generator, task: np.ndarray, arm: np.ndarray | None) -> np.ndarray:
@@ -699,10 +713,14 @@ class DirichletCategorical(ConjugateModel):
 
     def sample_task(self, rng: np.random.Generator, size: int) -> np.ndarray:
         # Normalised independent Gamma(alpha_k, 1) draws: the textbook construction of a Dirichlet.
-        g = check_rng(rng).standard_gamma(
-            _scalar_if_constant(self.concentration), size=(_check_size(size), self.n_outcomes)
-        )
-        return g / g.sum(axis=-1, keepdims=True)
+        rng = check_rng(rng)
+        g = rng.standard_gamma(_scalar_if_constant(self.concentration), size=(_check_size(size), self.n_outcomes))
+        total = g.sum(axis=-1, keepdims=True)
+        probs = g / np.where(total > 0, total, 1.0)
+        underflow = total[:, 0] <= 0  # every gamma below the smallest float: only for tiny concentrations
+        if underflow.any():
+            probs[underflow] = rng.dirichlet(self.concentration, size=int(underflow.sum()))
+        return probs
 
     def sample_outcome(
         self, rng: np.random.Generator, task: np.ndarray, arm: np.ndarray | None = None

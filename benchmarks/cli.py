@@ -15,6 +15,7 @@ import argparse
 import ast
 import inspect
 import json
+import os
 import sys
 from collections.abc import Sequence
 from typing import Any
@@ -104,7 +105,7 @@ def run_demo(env_id: str = "MetaBandit-v0", seed: int = 0, policy: str = "greedy
     base: meta_envs.core.MetaEnv = env.unwrapped  # type: ignore[assignment]
     rng = np.random.default_rng(seed)
     env.action_space.seed(seed)
-    obs, info = env.reset(seed=seed)
+    _, info = env.reset(seed=seed)
     print(f"{env_id} {kwargs or ''} seed={seed} policy={policy}")
     print(f"task: {np.array2string(np.asarray(info['task']), precision=3)}")
     total, terminated = 0.0, False
@@ -116,7 +117,7 @@ def run_demo(env_id: str = "MetaBandit-v0", seed: int = 0, policy: str = "greedy
             action = int(rng.choice(np.flatnonzero(means == means.max())))
         else:
             action = base.bayes_predictive().astype(np.float32)
-        obs, reward, terminated, _, info = env.step(action)
+        _, reward, terminated, _, info = env.step(action)
         total += reward
         posterior = np.array2string(np.asarray(info["posterior"]), precision=3).replace("\n", "")
         shown = action if np.ndim(action) == 0 else np.array2string(np.asarray(action), precision=3)
@@ -153,6 +154,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     except (ValueError, TypeError) as exc:
         print(f"meta-bayes: error: {exc}", file=sys.stderr)
         return 2
+    except BrokenPipeError:  # e.g. `meta-bayes envs | head`: the reader left, not an error
+        sys.stdout = open(os.devnull, "w")
+        return 0
     return 0
 
 

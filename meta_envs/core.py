@@ -15,7 +15,7 @@ Common conventions (see ``shared/DESIGN.md``):
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, ClassVar
 
 import gymnasium as gym
 import numpy as np
@@ -51,7 +51,7 @@ class MetaEnv(gym.Env[np.ndarray, Any]):
     Subclasses document their spaces and arguments; this class implements the Gymnasium API.
     """
 
-    metadata: dict[str, Any] = {"render_modes": ["ansi", "human", "rgb_array"], "render_fps": 4}
+    metadata: ClassVar[dict[str, Any]] = {"render_modes": ["ansi", "human", "rgb_array"], "render_fps": 4}
 
     def __init__(self, dynamics: EpisodeDynamics, render_mode: str | None = None) -> None:
         if render_mode is not None and render_mode not in self.metadata["render_modes"]:

@@ -49,5 +49,5 @@ def render_belief(
         image[row(mean[k]) : plot_h, left + width // 8 : right - width // 8] = BAR
         r = row(truth[k])
         image[max(r - 1, 0) : r + 2, left - width // 8 : right + width // 8] = TRUTH
-    image[size - 12 : size - 4, : int(round(np.clip(elapsed, 0.0, 1.0) * size))] = CLOCK
+    image[size - 12 : size - 4, : round(float(np.clip(elapsed, 0.0, 1.0)) * size)] = CLOCK
     return image

@@ -13,15 +13,15 @@ from typing import Any
 import numpy as np
 from gymnasium import spaces
 
-from bayes.models import positive_array
+from bayes.models import finite_array, positive_array
 
 __all__ = [
     "DEFAULT_LOG_PROB_FLOOR",
     "ActionChecker",
     "InvalidActionError",
-    "check_pair",
     "check_int",
     "check_log_prob_floor",
+    "check_pair",
     "per_arm_pairs",
     "per_arm_values",
 ]
@@ -46,11 +46,11 @@ def check_int(value: Any, name: str, minimum: int) -> int:
 
 def check_log_prob_floor(value: Any) -> float:
     """The reward floor of the prediction envs: a finite number ``<= 0``."""
-    try:
-        floor = float(value)
-    except (TypeError, ValueError) as exc:
-        raise ValueError(f"log_prob_floor must be a finite number <= 0, got {value!r}") from exc
-    if not np.isfinite(floor) or floor > 0:
+    array = finite_array(value, "log_prob_floor")
+    if array.shape != ():
+        raise ValueError(f"log_prob_floor must be one number, got {value!r}")
+    floor = float(array)
+    if floor > 0:
         raise ValueError(f"log_prob_floor must be a finite number <= 0, got {value!r}")
     return floor
 
@@ -65,10 +65,7 @@ def per_arm_pairs(
     > 0 (otherwise it must only be finite).
     """
     pair_text = f"({labels[0]}, {labels[1]})"
-    try:
-        array = np.asarray(value, dtype=np.float64)
-    except (TypeError, ValueError) as exc:
-        raise ValueError(f"{name} must be numeric {pair_text} pairs, got {value!r}") from exc
+    array = finite_array(value, name)
     if array.shape == (2,):
         array = array[None, :] if n_arms is None else np.broadcast_to(array, (n_arms, 2))
     elif n_arms is None:
@@ -78,8 +75,6 @@ def per_arm_pairs(
             f"{name} must be one {pair_text} pair (shape (2,)) or one pair per arm "
             f"(shape ({n_arms}, 2)), got shape {array.shape}"
         )
-    if not np.all(np.isfinite(array)):
-        raise ValueError(f"{name} must be finite, got {value!r}")
     for i, label in enumerate(labels):
         if positive[i] and not np.all(array[:, i] > 0):
             raise ValueError(f"{name}: {label} must be positive, got {value!r}")

@@ -22,6 +22,7 @@ BAD_ARGUMENTS = [
     ("MetaBandit-v0", {"prior": (1.0, 1.0, 1.0)}, "prior"),
     ("MetaBandit-v0", {"n_arms": 3, "prior": [[1, 1], [1, 1]]}, "prior"),
     ("MetaBandit-v0", {"prior": "uniform"}, "prior"),
+    ("MetaBandit-v0", {"prior": ("1", "1")}, "prior"),
     ("MetaGaussianBandit-v0", {"n_arms": 0}, "n_arms"),
     ("MetaGaussianBandit-v0", {"horizon": 0}, "horizon"),
     ("MetaGaussianBandit-v0", {"prior": (0.0, 0.0)}, "prior"),
@@ -37,6 +38,8 @@ BAD_ARGUMENTS = [
     ("MetaCoin-v0", {"log_prob_floor": np.nan}, "log_prob_floor"),
     ("MetaCoin-v0", {"log_prob_floor": 1.0}, "log_prob_floor"),
     ("MetaCoin-v0", {"log_prob_floor": -np.inf}, "log_prob_floor"),
+    ("MetaCoin-v0", {"log_prob_floor": "-5"}, "log_prob_floor"),
+    ("MetaCoin-v0", {"log_prob_floor": [-5.0, -6.0]}, "log_prob_floor"),
     ("MetaDie-v0", {"n_outcomes": 1}, "n_outcomes"),
     ("MetaDie-v0", {"horizon": 0}, "horizon"),
     ("MetaDie-v0", {"prior": 0.0}, "prior"),
@@ -71,8 +74,8 @@ def test_bad_num_envs(num_envs):
 def test_bad_autoreset_mode_and_render_mode():
     with pytest.raises(ValueError, match="autoreset_mode"):
         gym.make_vec("MetaCoin-v0", num_envs=2, vectorization_mode="vector_entry_point", autoreset_mode="sometimes")
-    with pytest.raises(ValueError, match="render_mode"):
-        gym.make("MetaCoin-v0", render_mode="rgb_array")
+    with pytest.raises(ValueError, match="render_mode"), pytest.warns(UserWarning, match="render_mode"):
+        gym.make("MetaCoin-v0", render_mode="video")
 
 
 BAD_ACTIONS = [

@@ -37,7 +37,9 @@ def test_same_seed_same_episode(env_id):
 
 def test_bernoulli_tasks_match_the_prior_moments():
     prior = np.array([[1.0, 1.0], [2.0, 5.0], [0.3, 0.3]])
-    envs = gym.make_vec("MetaBandit-v0", num_envs=50_000, n_arms=3, prior=prior, vectorization_mode="vector_entry_point")
+    envs = gym.make_vec(
+        "MetaBandit-v0", num_envs=50_000, n_arms=3, prior=prior, vectorization_mode="vector_entry_point"
+    )
     _, info = envs.reset(seed=0)
     tasks = info["task"]
     assert tasks.shape == (50_000, 3) and np.all((tasks >= 0) & (tasks <= 1))
@@ -98,12 +100,12 @@ def test_gaussian_posterior_matches_numerical_bayes_rule():
         width = 30 * min(prior_std[k], noise[k] / np.sqrt(len(pulls[k]))) + abs(centre - prior_mean[k])
         lo, hi = centre - width, centre + width
 
-        def moment(f):
+        def moment(f, lo=lo, hi=hi, unnormalised=unnormalised):
             return integrate.quad(lambda m: f(m) * unnormalised(m), lo, hi, epsabs=0, epsrel=1e-12, limit=500)[0]
 
         z = moment(lambda m: 1.0)
         mean = moment(lambda m: m) / z
-        std = np.sqrt(moment(lambda m: (m - mean) ** 2) / z)
+        std = np.sqrt(moment(lambda m, mean=mean: (m - mean) ** 2) / z)
         np.testing.assert_allclose(infos[-1]["posterior"][k], [mean, std], rtol=1e-8)
 
 

@@ -132,7 +132,7 @@ def test_bayes_predictive_method_and_posterior_track_the_observations(env_id, kw
             action, predictive_from_posterior(env_id, info["posterior"][None], kwargs.get("noise_std", 1.0))[0],
             rtol=1e-6,
         )
-        obs, reward, terminated, _, info = env.step(action.astype(np.float32))
+        obs, _, _, _, info = env.step(action.astype(np.float32))
         assert obs[-1] == np.float32((t + 1) / 12)
         if env_id == "MetaDie-v0":
             assert obs[:3].sum() == 1

@@ -26,7 +26,7 @@ def test_ppo_trains_a_few_hundred_steps_without_nan(env_id):
     obs = venv.reset()
     for _ in range(40):
         action, _ = model.predict(obs, deterministic=False)
-        obs, reward, done, info = venv.step(action)
+        obs, reward, _, _ = venv.step(action)
         rewards.append(reward)
     assert np.all(np.isfinite(rewards))
     env = gym.make(env_id)

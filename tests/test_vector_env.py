@@ -177,5 +177,5 @@ def test_sync_vector_env_of_the_single_env_also_works():
     envs = gym.make_vec("MetaCoin-v0", num_envs=3, vectorization_mode="sync")
     _, info = envs.reset(seed=0)
     assert info["posterior"].shape == (3, 2)
-    obs, rewards, *_ = envs.step(np.full((3, 1), 0.5, dtype=np.float32))
+    _, rewards, *_ = envs.step(np.full((3, 1), 0.5, dtype=np.float32))
     np.testing.assert_allclose(rewards, np.log(0.5))

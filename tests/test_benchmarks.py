@@ -1,0 +1,32 @@
+"""The throughput benchmark runs and reports its figures (functional only: no timing asserted)."""
+
+import json
+
+import gymnasium as gym
+
+import meta_envs  # noqa: F401
+from benchmarks import throughput
+
+
+def test_measure_counts_sub_environment_steps():
+    envs = gym.make_vec("MetaBandit-v0", num_envs=8, vectorization_mode="vector_entry_point")
+    rate = throughput.measure(envs, seconds=0.01)
+    assert rate > 0
+
+
+def test_throughput_json_report(capsys):
+    code = throughput.main(["--env", "MetaCoin-v0", "--num-envs", "2", "4", "--seconds", "0.01", "--json", "--no-pin"])
+    assert code == 0
+    report = json.loads(capsys.readouterr().out)
+    rows = report["results"]["MetaCoin-v0"]["rows"]
+    assert [row["num_envs"] for row in rows] == [2, 4]
+    for row in rows:
+        assert row["native"] > 0 and row["sync"] > 0
+        assert abs(row["ratio"] - row["native"] / row["sync"]) < 1e-9
+
+
+def test_throughput_table_names_the_targets(capsys):
+    throughput.main(["--num-envs", "1024", "4096", "--seconds", "0.01", "--no-pin"])
+    out = capsys.readouterr().out
+    assert "target native@4096 >= 10,000,000 steps/s" in out
+    assert "target native@4096 / sync@1024 >= 50" in out

@@ -1,0 +1,60 @@
+"""The meta-bayes command line."""
+
+import json
+import shutil
+import subprocess
+import sys
+
+import pytest
+
+import meta_envs
+from benchmarks import cli
+
+
+def test_envs_json_lists_every_id_with_defaults(capsys):
+    assert cli.main(["envs", "--json"]) == 0
+    rows = json.loads(capsys.readouterr().out)
+    assert [row["id"] for row in rows] == list(meta_envs.ENV_IDS)
+    bandit = rows[0]
+    assert bandit["defaults"] == {"n_arms": 2, "horizon": 20, "prior": [1.0, 1.0]}
+    assert bandit["info"] == {"task": [2], "posterior": [2, 2]}
+    assert bandit["action_space"] == "Discrete(2)"
+
+
+def test_envs_text(capsys):
+    assert cli.main(["envs"]) == 0
+    out = capsys.readouterr().out
+    for env_id in meta_envs.ENV_IDS:
+        assert env_id in out
+    assert "log_prob_floor=-50.0" in out
+
+
+def test_demo_prints_every_step_and_the_return(capsys):
+    assert cli.main(["demo", "--seed", "3"]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    steps = [line for line in lines if line.startswith("t=")]
+    assert len(steps) == 20
+    rewards = [float(line.split("reward=")[1].split()[0]) for line in steps]
+    assert lines[-1] == f"return: {sum(rewards):.4f}"
+
+
+def test_demo_of_a_prediction_env_with_settings(capsys):
+    assert cli.main(["demo", "MetaDie-v0", "--set", "n_outcomes=4", "--set", "horizon=5"]) == 0
+    out = capsys.readouterr().out
+    assert out.count("\nt=") == 5 and "return:" in out
+
+
+def test_bad_settings_give_a_clear_error(capsys):
+    assert cli.main(["demo", "MetaCoin-v0", "--set", "horizon=0"]) == 2
+    assert "horizon" in capsys.readouterr().err
+    with pytest.raises(SystemExit):
+        cli.main(["demo", "MetaCoin-v0", "--set", "horizon"])
+    with pytest.raises(SystemExit):
+        cli.main(["demo", "NoSuchEnv-v0"])
+
+
+def test_console_script_is_installed():
+    exe = shutil.which("meta-bayes")
+    command = [exe] if exe else [sys.executable, "-m", "benchmarks.cli"]
+    result = subprocess.run([*command, "envs"], capture_output=True, text=True, check=True, timeout=120)
+    assert "MetaBandit-v0" in result.stdout

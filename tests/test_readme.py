@@ -1,0 +1,31 @@
+"""The README's set-up commands and examples are the ones CI runs and they work."""
+
+import pathlib
+import re
+
+import numpy as np
+
+ROOT = pathlib.Path(__file__).resolve().parents[1]
+README = (ROOT / "README.md").read_text()
+
+
+def fenced(language):
+    return re.findall(rf"```{language}\n(.*?)```", README, flags=re.S)
+
+
+def test_exactly_two_setup_commands_and_ci_runs_the_test_one():
+    commands = [block.strip() for block in fenced("bash")]
+    assert len(commands) == 2, commands
+    main_job, tests = commands
+    assert "meta-bayes" in main_job
+    assert "pytest" in tests and tests.startswith("pip install torch==")
+    ci = (ROOT / ".ci" / "run").read_text()
+    assert tests in ci.splitlines()
+    assert "ruff check" in ci
+
+
+def test_python_examples_run():
+    namespace = {"np": np}
+    for block in fenced("python"):
+        exec(compile(block, "README.md", "exec"), namespace)
+    assert namespace["info"]["posterior"].shape == (2,)  # the last example: MetaCoin-v0
