@@ -18,7 +18,32 @@ from __future__ import annotations
 
 import gymnasium as gym
 
-__all__ = ["ENV_IDS", "register_all"]
+from meta_envs.bandit import MetaBanditEnv, MetaBanditVectorEnv
+from meta_envs.coin import MetaCoinEnv, MetaCoinVectorEnv
+from meta_envs.core import MetaEnv, MetaVectorEnv
+from meta_envs.die import MetaDieEnv, MetaDieVectorEnv
+from meta_envs.exponential import MetaExponentialEnv, MetaExponentialVectorEnv
+from meta_envs.gaussian import MetaGaussianEnv, MetaGaussianVectorEnv
+from meta_envs.gaussian_bandit import MetaGaussianBanditEnv, MetaGaussianBanditVectorEnv
+
+__all__ = [
+    "ENV_IDS",
+    "MetaBanditEnv",
+    "MetaBanditVectorEnv",
+    "MetaCoinEnv",
+    "MetaCoinVectorEnv",
+    "MetaDieEnv",
+    "MetaDieVectorEnv",
+    "MetaEnv",
+    "MetaExponentialEnv",
+    "MetaExponentialVectorEnv",
+    "MetaGaussianBanditEnv",
+    "MetaGaussianBanditVectorEnv",
+    "MetaGaussianEnv",
+    "MetaGaussianVectorEnv",
+    "MetaVectorEnv",
+    "register_all",
+]
 
 #: id -> module holding ``<Name>Env`` and ``<Name>VectorEnv``
 _ENTRY_POINTS: dict[str, tuple[str, str]] = {

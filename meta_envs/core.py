@@ -281,7 +281,8 @@ class MetaVectorEnv(VectorEnv):
             if mode is AutoresetMode.SAME_STEP and terminated.any():
                 extra = self._final(terminated)
                 self._start(None if terminated.all() else np.nonzero(terminated)[0])
-        self._needs_reset = terminated if mode is not AutoresetMode.SAME_STEP else np.zeros_like(terminated)
+        # a copy: the caller may write into the returned ``terminated`` array
+        self._needs_reset = terminated.copy() if mode is not AutoresetMode.SAME_STEP else np.zeros_like(terminated)
         info = self._info(np.ones(self.num_envs, dtype=bool))
         info.update(extra)
         return self._obs.copy(), rewards, terminated, np.zeros(self.num_envs, dtype=bool), info

@@ -179,3 +179,12 @@ def test_sync_vector_env_of_the_single_env_also_works():
     assert info["posterior"].shape == (3, 2)
     _, rewards, *_ = envs.step(np.full((3, 1), 0.5, dtype=np.float32))
     np.testing.assert_allclose(rewards, np.log(0.5))
+
+
+def test_writing_into_returned_terminations_does_not_change_the_env():
+    envs = make_vec("MetaBandit-v0", 2, horizon=1, autoreset_mode="Disabled")
+    envs.reset(seed=0)
+    _, _, terminated, _, _ = envs.step(np.zeros(2, dtype=np.int64))
+    terminated[:] = False  # the caller's array, not the env's state
+    with pytest.raises(ResetNeeded):
+        envs.step(np.zeros(2, dtype=np.int64))
