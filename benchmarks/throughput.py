@@ -36,6 +36,7 @@ import meta_envs
 __all__ = ["measure", "throughput_table"]
 
 NUM_ENVS = (1, 64, 1024, 4096)
+TARGET_ENV = "MetaBandit-v0"
 TARGET_STEPS_PER_SECOND = 10_000_000
 TARGET_RATIO = 50.0
 
@@ -119,13 +120,14 @@ def main(argv: Sequence[str] | None = None) -> int:
     }
     for env_id in env_ids:
         rows = throughput_table(env_id, args.num_envs, args.seconds)
-        report["results"][env_id] = {"rows": rows, "targets": _targets(rows)}
+        # the targets are stated for MetaBandit-v0; the other ids are reported for reference
+        targets = _targets(rows) if env_id == TARGET_ENV else {}
+        report["results"][env_id] = {"rows": rows, "targets": targets}
         if not args.json:
             print(f"\n{env_id}: env steps per second, one core ({pinning})")
             print(f"{'num_envs':>9} {'native':>14} {'SyncVectorEnv':>14} {'native/sync':>12}")
             for row in rows:
                 print(f"{row['num_envs']:>9} {row['native']:>14,.0f} {row['sync']:>14,.0f} {row['ratio']:>12.1f}")
-            targets = report["results"][env_id]["targets"]
             if "native_4096_meets_10M" in targets:
                 ok = "met" if targets["native_4096_meets_10M"] else "MISSED"
                 rate = targets["native_4096_steps_per_second"]

@@ -241,13 +241,11 @@ class MetaVectorEnv(VectorEnv):
             given = self.model.check_task(task, name='options["task"]')
             if given.ndim > len(self.model.task_shape):  # one task per sub-environment
                 task = given[rows] if given.shape[0] == self.num_envs else given
-        # copy-on-write: arrays already returned to the caller are never changed afterwards
-        self._task, self._stats, self._t, self._obs = (a.copy() for a in (self._task, self._stats, self._t, self._obs))
+        # in place: the caller only ever receives copies of these arrays
         self._task[rows] = self.dynamics.new_tasks(self.np_random, len(rows), task)
         self._stats[rows] = 0.0
         self._t[rows] = 0
         self._obs[rows] = 0.0
-        self._needs_reset = self._needs_reset.copy()
         self._needs_reset[rows] = False
 
     # ------------------------------------------------------------------- step
@@ -300,7 +298,6 @@ class MetaVectorEnv(VectorEnv):
         stats, obs, rewards = self.dynamics.transition(
             self.np_random, self._task[rows], self._stats[rows], t, actions[rows]
         )
-        self._t, self._stats, self._obs = self._t.copy(), self._stats.copy(), self._obs.copy()
         self._t[rows] = t
         self._stats[rows] = stats
         self._obs[rows] = obs
