@@ -180,9 +180,10 @@ class PredictionDynamics(EpisodeDynamics):
         x = self.model.sample_outcome(rng, task)
         reward = floored(self.model.predictive_log_prob(actions, x), self.log_prob_floor)
         stats = self.model.update(stats, x)
-        obs = np.empty((len(x), self.observation_space.shape[0]), dtype=np.float32)
-        if self.categorical:
-            obs[:, :-1] = x[:, None] == np.arange(obs.shape[1] - 1)
+        width = self.observation_space.shape[0]
+        obs = np.zeros((len(x), width), dtype=np.float32)
+        if self.categorical:  # one-hot outcome, written through flat indices (fast for short rows)
+            obs.reshape(-1)[row_index(len(x)) * width + x] = 1.0
         else:
             with np.errstate(over="ignore"):  # an outcome beyond float32 is observed as inf
                 obs[:, 0] = x

@@ -128,6 +128,11 @@ def test_vector_env_names_the_bad_sub_environments():
     coins.reset(seed=0)
     with pytest.raises(InvalidActionError, match=r"sub-environments \[0, 2\]"):
         coins.step(np.array([[1.2], [0.5], [np.nan]], dtype=np.float32))
+    gaussians = gym.make_vec("MetaGaussian-v0", num_envs=3, vectorization_mode="vector_entry_point")
+    gaussians.reset(seed=0)
+    with pytest.raises(InvalidActionError, match=r"sub-environments \[1\]"):  # a negative std only
+        gaussians.step(np.array([[0.0, 1.0], [-5.0, -1.0], [5.0, 2.0]]))
+    gaussians.step(np.array([[0.0, 1.0], [-5.0, 0.0], [5.0, 2.0]]))
 
 
 def test_step_before_reset_and_after_the_end():
