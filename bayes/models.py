@@ -47,6 +47,7 @@ from abc import ABC, abstractmethod
 from typing import Any
 
 import numpy as np
+from scipy import special
 
 __all__ = [
     "BetaBernoulli",
@@ -489,9 +490,9 @@ class BetaBernoulli(_ScalarConjugateModel):
             return rng.random(shape)
         g_a = rng.standard_gamma(_scalar_if_constant(self.alpha), size=shape)
         g_b = rng.standard_gamma(_scalar_if_constant(self.beta), size=shape)
-        total = g_a + g_b
-        p = g_a / np.where(total > 0, total, 1.0)
-        underflow = total <= 0  # both gammas below the smallest float: only for tiny alpha, beta
+        with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
+            p = 1.0 / (1.0 + g_b / g_a)  # = G_a / (G_a + G_b) without overflowing the sum
+        underflow = np.isnan(p)  # both gammas below the smallest float: only for tiny alpha, beta
         if underflow.any():
             alpha, beta = np.broadcast_to(self.alpha, shape), np.broadcast_to(self.beta, shape)
             p[underflow] = rng.beta(alpha[underflow], beta[underflow])
@@ -546,10 +547,19 @@ class NormalKnownNoise(_ScalarConjugateModel):
     family = "normal-known-noise"
     domain_text = "finite means"
 
+    #: stds and means whose squares (and the precisions 1/std^2) stay finite and nonzero
+    SCALE_RANGE = (1e-100, 1e100)
+
     def __init__(self, prior_mean: Any = 0.0, prior_std: Any = 1.0, noise_std: Any = 1.0) -> None:
         self._init_hyper(
             real={"prior_mean": prior_mean}, positive={"prior_std": prior_std, "noise_std": noise_std}
         )
+        low, high = self.SCALE_RANGE
+        for name in ("prior_std", "noise_std"):
+            if not np.all((self._hyper[name] >= low) & (self._hyper[name] <= high)):
+                raise ValueError(f"{name} must lie in [{low:g}, {high:g}] (it gets squared), got {self._hyper[name]}")
+        if not np.all(np.abs(self.prior_mean) <= high):
+            raise ValueError(f"prior_mean must lie in [-{high:g}, {high:g}], got {self.prior_mean}")
         self.predictive_shape = (*self.batch_shape, 2)
 
     @property
@@ -624,8 +634,19 @@ class GammaExponential(_ScalarConjugateModel):
     family = "gamma-exponential"
     domain_text = "rate > 0"
 
+    #: the largest prior probability of a rate below the smallest positive normal float64
+    MAX_UNDERFLOW = 1e-12
+
     def __init__(self, shape: Any = 1.0, rate: Any = 1.0) -> None:
         self._init_hyper(real={}, positive={"shape": shape, "rate": rate})
+        # P(lambda < tiny) = P(Gamma(a, 1) < b * tiny): such rates round to 0, an invalid task
+        underflow = special.gammainc(self.shape, self.rate * np.finfo(np.float64).tiny)
+        if np.any(underflow > self.MAX_UNDERFLOW):
+            raise ValueError(
+                f"shape is too small for float64: the prior Gamma(shape={self.shape}, rate={self.rate}) puts "
+                f"probability {float(np.max(underflow)):.3g} on rates below {np.finfo(np.float64).tiny:.3g}, "
+                "which round to 0"
+            )
         self.predictive_shape = (*self.batch_shape, 2)
         self._prior_pair = np.stack([self.shape, self.rate], axis=-1)
 
@@ -642,7 +663,9 @@ class GammaExponential(_ScalarConjugateModel):
 
     def sample_task(self, rng: np.random.Generator, size: int) -> np.ndarray:
         shape = (_check_size(size), *self.batch_shape)
-        return check_rng(rng).standard_gamma(_scalar_if_constant(self.shape), size=shape) / self.rate
+        draws = check_rng(rng).standard_gamma(_scalar_if_constant(self.shape), size=shape) / self.rate
+        # a rate that rounded to 0 (prior probability below MAX_UNDERFLOW) becomes the smallest float
+        return np.maximum(draws, np.finfo(np.float64).tiny)
 
     def _draw(self, rng: np.random.Generator, task: np.ndarray, arm: np.ndarray | None) -> np.ndarray:
         return rng.standard_exponential(task.shape) / task
@@ -697,7 +720,7 @@ class DirichletCategorical(ConjugateModel):
 
     family = "dirichlet-categorical"
     outcome_dtype = np.dtype(np.int64)
-    domain_text = "probabilities >= 0 that sum to 1"
+    domain_text = "probabilities >= 0 that sum to 1 (within 1e-6)"
 
     def __init__(self, concentration: Any = (1.0, 1.0, 1.0)) -> None:
         alpha = positive_array(concentration, "concentration")
@@ -705,6 +728,8 @@ class DirichletCategorical(ConjugateModel):
             raise ValueError(
                 f"concentration must be a vector of at least 2 entries, got shape {alpha.shape}"
             )
+        if alpha.sum() > 1e300:
+            raise ValueError(f"concentration must sum to at most 1e300 (gamma draws overflow), got {alpha.sum():g}")
         alpha.setflags(write=False)
         self._hyper = {"concentration": alpha}
         k = alpha.shape[0]
@@ -721,7 +746,13 @@ class DirichletCategorical(ConjugateModel):
         return self._hyper["concentration"]
 
     def _in_domain(self, task: np.ndarray) -> np.ndarray:
-        return np.all(task >= 0, axis=-1) & (np.abs(task.sum(axis=-1) - 1.0) <= 1e-9)
+        # float32 probability vectors (e.g. a softmax) sum to 1 only up to float32 rounding
+        return np.all(task >= 0, axis=-1) & (np.abs(task.sum(axis=-1) - 1.0) <= 1e-6)
+
+    def check_task(self, task: Any, name: str = "task") -> np.ndarray:
+        """As :meth:`ConjugateModel.check_task`; sums within 1e-6 of 1 are renormalised to 1."""
+        array = super().check_task(task, name)
+        return array / array.sum(axis=-1, keepdims=True)
 
     def sample_task(self, rng: np.random.Generator, size: int) -> np.ndarray:
         # Normalised independent Gamma(alpha_k, 1) draws: the textbook construction of a Dirichlet.
@@ -777,7 +808,10 @@ class DirichletCategorical(ConjugateModel):
 
     def predictive_sample(self, rng: np.random.Generator, params: np.ndarray) -> np.ndarray:
         w = np.asarray(params, dtype=np.float64)
-        return _sample_categorical(check_rng(rng), w / w.sum(axis=-1, keepdims=True))
+        total = w.sum(axis=-1, keepdims=True)
+        if not (np.all(w >= 0) and np.all(total > 0) and np.all(np.isfinite(total))):
+            raise ValueError("params must be non-negative weights with a positive, finite sum in every row")
+        return _sample_categorical(check_rng(rng), w / total)
 
 
 def _sample_categorical(rng: np.random.Generator, probs: np.ndarray) -> np.ndarray:

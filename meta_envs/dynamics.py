@@ -22,9 +22,6 @@ from meta_envs.validation import ActionChecker
 
 __all__ = ["BanditDynamics", "EpisodeDynamics", "PredictionDynamics", "floored"]
 
-#: Largest finite float32: the bound used for action parameters with no natural bound.
-FLOAT32_MAX = float(np.finfo(np.float32).max)
-
 
 def floored(log_prob: np.ndarray, floor: float) -> np.ndarray:
     """``max(log_prob, floor)``, with NaN and infinities also mapped to ``floor``."""

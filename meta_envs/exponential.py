@@ -10,8 +10,11 @@ from gymnasium.vector import AutoresetMode
 
 from bayes.models import GammaExponential
 from meta_envs.core import MetaEnv, MetaVectorEnv
-from meta_envs.dynamics import FLOAT32_MAX, PredictionDynamics
-from meta_envs.validation import DEFAULT_LOG_PROB_FLOOR, check_int, check_log_prob_floor, check_pair
+from meta_envs.dynamics import PredictionDynamics
+from meta_envs.validation import ACTION_LIMIT, DEFAULT_LOG_PROB_FLOOR, check_int, check_log_prob_floor, check_pair
+
+#: The largest probability, per episode, that the Bayes predictive's scale leaves the action box.
+MAX_OVERFLOW = 1e-9
 
 __all__ = ["MetaExponentialEnv", "MetaExponentialVectorEnv", "exponential_prediction"]
 
@@ -22,14 +25,35 @@ def exponential_prediction(
     """The dynamics of ``MetaExponential-v0``, arguments validated (``ValueError`` naming them)."""
     horizon = check_int(horizon, "horizon", 1)
     shape, rate = check_pair(prior, "prior", ("shape", "rate"), positive=(True, True))
+    _check_tail(shape, rate, horizon)
     return PredictionDynamics(
         GammaExponential(shape, rate),
         horizon,
-        action_space=spaces.Box(0.0, FLOAT32_MAX, shape=(2,), dtype=np.float32),
+        action_space=spaces.Box(0.0, ACTION_LIMIT, shape=(2,), dtype=np.float32),
         outcome_low=0.0,
         outcome_high=np.inf,
         log_prob_floor=check_log_prob_floor(log_prob_floor),
     )
+
+
+def _check_tail(shape: float, rate: float, horizon: int) -> None:
+    """Reject priors whose outcomes are too heavy-tailed for float32 observations and actions.
+
+    Marginally an outcome is Lomax(shape, rate): :math:`P(x > y) = (b / (b + y))^a`. The sum of
+    ``horizon`` outcomes exceeds ``y`` with probability about ``horizon * P(x > y / horizon)``
+    (one big outcome dominates a heavy tail); that must stay below :data:`MAX_OVERFLOW` for
+    ``y = ACTION_LIMIT``, the bound of the Bayes predictive's scale ``b + sum x``.
+    """
+    log_tail = shape * np.log1p(ACTION_LIMIT / (horizon * rate))  # -log P(x > limit / horizon)
+    needed = np.log(horizon / MAX_OVERFLOW)
+    if log_tail < needed:
+        min_shape = needed / np.log1p(ACTION_LIMIT / (horizon * rate))
+        probability = np.exp(needed - log_tail) * MAX_OVERFLOW
+        raise ValueError(
+            f"prior (shape={shape:g}, rate={rate:g}) is too heavy-tailed for float32: within {horizon} steps "
+            f"the outcomes sum beyond {ACTION_LIMIT:.3g} with probability about {probability:.2g}; "
+            f"use shape >= {min_shape:.3g} at this rate and horizon"
+        )
 
 
 class MetaExponentialEnv(MetaEnv):
@@ -43,7 +67,7 @@ class MetaExponentialEnv(MetaEnv):
 
     ## Action space
 
-    ``Box(0, F, (2,), float32)`` with ``F`` the largest float32: the predicted Lomax
+    ``Box(0, F/4, (2,), float32)`` with ``F`` the largest float32: the predicted Lomax
     ``(shape, scale)``, density :math:`p(x) = \\text{shape} \\cdot \\text{scale}^{\\text{shape}} /
     (\\text{scale} + x)^{\\text{shape} + 1}`. After ``n`` outcomes summing to ``s`` the Bayes
     predictive is Lomax(``a + n``, ``b + s``).
@@ -75,6 +99,8 @@ class MetaExponentialEnv(MetaEnv):
 
     - ``horizon`` (default 20): predictions per episode, ``>= 1``;
     - ``prior`` (default ``(1.0, 1.0)``): ``(shape, rate)`` of the Gamma prior, both positive;
+      priors so heavy-tailed that the outcomes of an episode would overflow float32 with
+      probability above 1e-9 are rejected (e.g. shape below about 0.3 at rate 1, horizon 20);
     - ``log_prob_floor`` (default -50): the lowest reward of one prediction, ``<= 0``;
     - ``render_mode``: ``None``, ``"ansi"``, ``"human"`` (text) or ``"rgb_array"`` (a picture of the belief).
     """

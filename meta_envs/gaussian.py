@@ -10,8 +10,15 @@ from gymnasium.vector import AutoresetMode
 
 from bayes.models import NormalKnownNoise, positive_array
 from meta_envs.core import MetaEnv, MetaVectorEnv
-from meta_envs.dynamics import FLOAT32_MAX, PredictionDynamics
-from meta_envs.validation import DEFAULT_LOG_PROB_FLOOR, check_int, check_log_prob_floor, check_pair
+from meta_envs.dynamics import PredictionDynamics
+from meta_envs.validation import (
+    DEFAULT_LOG_PROB_FLOOR,
+    NORMAL_SPAN,
+    check_int,
+    check_log_prob_floor,
+    check_normal_fits_float32,
+    check_pair,
+)
 
 __all__ = ["MetaGaussianEnv", "MetaGaussianVectorEnv", "gaussian_prediction"]
 
@@ -28,12 +35,17 @@ def gaussian_prediction(
     noise = positive_array(noise_std, "noise_std")
     if noise.shape != ():
         raise ValueError(f"noise_std must be one positive number, got shape {noise.shape}")
+    model = NormalKnownNoise(mean, std, float(noise))
+    check_normal_fits_float32(model.prior_mean, model.prior_std, model.noise_std)
+    # The Bayes predictive mean stays within NORMAL_SPAN stds of the prior mean and its std
+    # between noise_std and the prior predictive std, except with probability below 1e-500.
+    reach = NORMAL_SPAN * (std + float(noise))
     return PredictionDynamics(
-        NormalKnownNoise(mean, std, float(noise)),
+        model,
         horizon,
         action_space=spaces.Box(
-            low=np.array([-FLOAT32_MAX, 0.0], dtype=np.float32),
-            high=np.array([FLOAT32_MAX, FLOAT32_MAX], dtype=np.float32),
+            low=np.array([mean - reach, 0.0], dtype=np.float32),
+            high=np.array([mean + reach, NORMAL_SPAN * np.hypot(std, float(noise))], dtype=np.float32),
             dtype=np.float32,
         ),
         outcome_low=-np.inf,
@@ -52,8 +64,11 @@ class MetaGaussianEnv(MetaEnv):
 
     ## Action space
 
-    ``Box(low=(-F, 0), high=(F, F), float32)`` with ``F`` the largest float32: the predicted
-    ``(mean, std)``. The Bayes predictive is normal, so a perfect agent can match it exactly.
+    ``Box(low=(m_0 - R, 0), high=(m_0 + R, 50 sqrt(s_0^2 + sigma^2)), float32)`` with
+    ``R = 50 (s_0 + sigma)``: the predicted ``(mean, std)``. The Bayes predictive is normal
+    and lies inside this box except with probability below 1e-500, so a perfect agent can match
+    it exactly; finite, prior-scaled bounds let agents that rescale actions (SAC, TD3,
+    ``RescaleAction``) work out of the box.
 
     ## Observation space
 

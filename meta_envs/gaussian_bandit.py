@@ -10,7 +10,7 @@ from gymnasium.vector import AutoresetMode
 from bayes.models import NormalKnownNoise
 from meta_envs.core import MetaEnv, MetaVectorEnv
 from meta_envs.dynamics import BanditDynamics
-from meta_envs.validation import check_int, per_arm_pairs, per_arm_values
+from meta_envs.validation import check_int, check_normal_fits_float32, per_arm_pairs, per_arm_values
 
 __all__ = ["MetaGaussianBanditEnv", "MetaGaussianBanditVectorEnv", "gaussian_bandit"]
 
@@ -24,6 +24,7 @@ def gaussian_bandit(
     pairs = per_arm_pairs(prior, n_arms, "prior", ("mean", "std"), positive=(False, True))
     noise = per_arm_values(noise_std, n_arms, "noise_std")
     model = NormalKnownNoise(prior_mean=pairs[:, 0], prior_std=pairs[:, 1], noise_std=noise)
+    check_normal_fits_float32(model.prior_mean, model.prior_std, model.noise_std)
     return BanditDynamics(model, horizon, reward_low=-np.inf, reward_high=np.inf)
 
 

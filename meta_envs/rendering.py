@@ -24,7 +24,8 @@ CLOCK = np.array([60, 170, 90], dtype=np.uint8)
 def render_belief(
     model: ConjugateModel, task: np.ndarray, stats: np.ndarray, elapsed: float, size: int = 256
 ) -> np.ndarray:
-    """An ``(size, size, 3)`` uint8 image of one episode's posterior and task.
+    """An ``(size, W, 3)`` uint8 image of one episode's posterior and task (``W = size`` unless
+    there are more than ``size / 3`` components, then 3 pixels per component).
 
     ``task`` has ``model.task_shape``, ``stats`` ``model.stats_shape`` (one episode, no batch
     axis); ``elapsed`` is ``t / horizon`` in [0, 1].
@@ -38,10 +39,10 @@ def render_belief(
         frac = np.clip((value - low) / (high - low), 0.0, 1.0)
         return (plot_h - 1 - np.round(frac * (plot_h - 1))).astype(int)
 
-    image = np.empty((size, size, 3), dtype=np.uint8)
-    image[:] = WHITE
     n = truth.size
-    width = size // n
+    width = max(size // n, 3)  # at least 3 pixels a component: many arms widen the picture
+    image = np.empty((size, max(size, n * width), 3), dtype=np.uint8)
+    image[:] = WHITE
     for k in range(n):
         left, right = k * width + width // 6, (k + 1) * width - width // 6
         top_band, bottom_band = row(mean[k] + std[k]), row(mean[k] - std[k])
@@ -49,5 +50,5 @@ def render_belief(
         image[row(mean[k]) : plot_h, left + width // 8 : right - width // 8] = BAR
         r = row(truth[k])
         image[max(r - 1, 0) : r + 2, left - width // 8 : right + width // 8] = TRUTH
-    image[size - 12 : size - 4, : round(float(np.clip(elapsed, 0.0, 1.0)) * size)] = CLOCK
+    image[size - 12 : size - 4, : round(float(np.clip(elapsed, 0.0, 1.0)) * image.shape[1])] = CLOCK
     return image

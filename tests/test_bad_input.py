@@ -54,6 +54,17 @@ BAD_ARGUMENTS = [
     ("MetaExponential-v0", {"prior": (0.0, 1.0)}, "prior"),
     ("MetaExponential-v0", {"prior": (1.0, np.inf)}, "prior"),
     ("MetaExponential-v0", {"prior": (1.0,)}, "prior"),
+    # priors whose outcomes float32 observations and actions cannot hold
+    ("MetaExponential-v0", {"prior": (0.05, 0.05)}, "prior"),
+    ("MetaExponential-v0", {"prior": (0.2, 1.0)}, "prior"),
+    ("MetaExponential-v0", {"prior": (0.001, 0.001)}, "prior"),
+    ("MetaGaussian-v0", {"prior": (0.0, 1e37)}, "prior"),
+    ("MetaGaussian-v0", {"prior": (1e38, 1.0)}, "prior"),
+    ("MetaGaussian-v0", {"prior": (0.0, 1e-160)}, "prior"),
+    ("MetaGaussian-v0", {"noise_std": 1e200}, "noise_std"),
+    ("MetaGaussian-v0", {"noise_std": 1e-35}, "noise_std"),
+    ("MetaGaussianBandit-v0", {"prior": (0.0, 1e200)}, "prior"),
+    ("MetaGaussianBandit-v0", {"noise_std": [1.0, 1e37]}, "noise_std"),
 ]
 
 

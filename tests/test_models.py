@@ -1029,3 +1029,55 @@ def test_row_index():
         np.testing.assert_array_equal(rows, np.arange(n))
         assert not rows.flags.writeable
     np.testing.assert_array_equal(row_index(5), np.arange(5))
+
+
+# --- numerical range: hyperparameters whose draws or squares leave float64 are refused -----
+
+
+def test_gamma_prior_whose_rates_underflow_is_refused():
+    with pytest.raises(ValueError, match="shape"):
+        GammaExponential(shape=0.001, rate=0.001)  # half of its mass lies below 2.2e-308
+    model = GammaExponential(shape=0.05, rate=0.05)  # P(rate < 2.2e-308) ~ 4e-16: accepted
+    rates = model.sample_task(np.random.default_rng(0), 100_000)
+    assert np.all(rates > 0)
+    model.check_task(rates)  # every drawn task is a valid task
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "name"),
+    [({"prior_std": 1e-160}, "prior_std"), ({"prior_std": 1e200}, "prior_std"),
+     ({"noise_std": 1e-160}, "noise_std"), ({"noise_std": 1e160}, "noise_std"),
+     ({"prior_mean": 1e200}, "prior_mean")],
+)
+def test_normal_scales_outside_float64_squares_are_refused(kwargs, name):
+    with pytest.raises(ValueError, match=name):
+        NormalKnownNoise(**kwargs)
+
+
+def test_normal_extreme_but_valid_scales_give_finite_posteriors():
+    for std in (1e-100, 1e100):
+        model = NormalKnownNoise(prior_mean=0.0, prior_std=std, noise_std=std)
+        stats = model.update(model.initial_stats(1), np.array([std]))
+        with np.errstate(all="raise"):
+            assert np.all(np.isfinite(model.posterior(stats))) and np.all(np.isfinite(model.predictive(stats)))
+
+
+def test_beta_with_huge_concentrations_is_near_one_half():
+    p = BetaBernoulli(alpha=1e308, beta=1e308).sample_task(np.random.default_rng(0), 1000)
+    np.testing.assert_allclose(p, 0.5, atol=1e-9)
+
+
+def test_dirichlet_accepts_float32_probability_vectors_and_renormalises():
+    model = DirichletCategorical([1.0, 1.0, 1.0])
+    task = model.check_task(np.array([0.2, 0.3, 0.5], dtype=np.float32))
+    assert task.sum() == pytest.approx(1.0, abs=1e-15)
+    with pytest.raises(ValueError, match="sum to 1"):
+        model.check_task([0.2, 0.3, 0.6])
+    with pytest.raises(ValueError, match="concentration"):
+        DirichletCategorical([1e300, 1e300])
+
+
+def test_categorical_predictive_sample_refuses_weights_that_define_no_distribution():
+    model = DirichletCategorical([1.0, 1.0, 1.0])
+    with pytest.raises(ValueError, match="weights"):
+        model.predictive_sample(np.random.default_rng(0), np.zeros((2, 3)))

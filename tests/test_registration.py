@@ -91,6 +91,24 @@ def test_default_vectorization_is_the_native_one(env_id):
 
 
 @pytest.mark.parametrize("env_id", sorted(EXPECTED_IDS))
+def test_rgb_array_frames(env_id):
+    env = gym.make(env_id, render_mode="rgb_array")
+    env.reset(seed=0)
+    frame = env.render()
+    assert frame.dtype == np.uint8 and frame.shape[0] == 256 and frame.shape[2] == 3
+    assert (frame != 255).any()  # something is drawn
+
+
+def test_rgb_array_with_many_arms_draws_every_arm():
+    env = gym.make("MetaBandit-v0", n_arms=300, render_mode="rgb_array")
+    env.reset(seed=0)
+    frame = env.render()
+    assert frame.shape == (256, 900, 3)
+    drawn_columns = (frame[:200] != 255).any(axis=(0, 2))
+    assert drawn_columns.reshape(300, 3).any(axis=1).all()
+
+
+@pytest.mark.parametrize("env_id", sorted(EXPECTED_IDS))
 def test_render_ansi_shows_step_and_posterior(env_id):
     env = gym.make(env_id, render_mode="ansi")
     env.reset(seed=0)
