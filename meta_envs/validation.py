@@ -206,5 +206,5 @@ class ActionChecker:
             raise self._fail(actions, batch, "out of bounds")
         rows = np.nonzero(bad.reshape(batch, -1).any(axis=1))[0]
         more = "..." if rows.size > 10 else ""
-        raise self._fail(actions if batch <= 10 else array[rows[0]], batch,
-                         f"sub-environments {rows[:10].tolist()}{more} out of bounds")
+        problem = f"sub-environments {rows[:10].tolist()}{more} out of bounds (the first got {array[rows[0]]!r})"
+        raise self._fail(actions, batch, problem)
