@@ -30,3 +30,11 @@ def test_throughput_table_names_the_targets(capsys):
     out = capsys.readouterr().out
     assert "target native@4096 >= 10,000,000 steps/s" in out
     assert "target native@4096 / sync@1024 >= 50" in out
+
+
+def test_bandit_reference_case_runs_in_a_fresh_process():
+    from benchmarks import bandit_references
+
+    figures = bandit_references.run_case("bayes_optimal_value(2, 2)")
+    assert abs(figures["value"] - (0.5 + 7 / 12)) < 1e-12
+    assert figures["seconds"] >= 0 and figures["peak_mib"] > 0

@@ -1,0 +1,402 @@
+"""The exact finite-horizon Bayes-optimal policy of Bernoulli bandits with Beta priors.
+
+With ``K`` arms, Beta(alpha_k, beta_k) priors and ``T`` pulls, the belief state is the
+success and failure counts ``(s_k, f_k)`` of every arm. Its value satisfies the Bellman
+recursion (undiscounted, ``t = sum_k s_k + f_k`` pulls made):
+
+.. math::
+
+    V(\\text{state}) = \\max_k Q_k, \\qquad
+    Q_k = p_k \\, (1 + V(\\text{state} + e_k^{s})) + (1 - p_k) \\, V(\\text{state} + e_k^{f}),
+    \\qquad p_k = \\frac{\\alpha_k + s_k}{\\alpha_k + \\beta_k + s_k + f_k},
+
+with ``V = 0`` once ``t = T``. The value of the Bayes-optimal policy is ``V`` at zero counts.
+
+Two exact solvers, one recursion:
+
+- two arms (:func:`_two_arm_layers`): a layer ``t`` is a list of blocks ``V[n_1][s_1, s_2]``
+  (``n_1`` pulls of arm 1, ``n_2 = t - n_1``), computed from layer ``t + 1`` with whole-block
+  numpy operations; with equal priors the arms are exchangeable and ``V[n_1] = V[t - n_1].T``,
+  so only half of each layer is computed. Only two layers are kept for the value alone.
+- any number of arms (:class:`_LayeredTable`): each layer's states are enumerated as integer
+  keys (sorted arm states when the priors are equal), values looked up by binary search.
+
+The two agree on two arms, and both agree with brute-force expectimax over all histories in
+exact fractions (``tests/test_bandit_dp.py``).
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+import numpy as np
+
+from bayes.models import positive_array
+
+__all__ = [
+    "DEFAULT_MAX_BYTES",
+    "BayesOptimalPolicy",
+    "BernoulliBanditDP",
+    "bayes_optimal_value",
+    "check_bandit_prior",
+]
+
+#: Memory a DP may use unless told otherwise (2 GiB).
+DEFAULT_MAX_BYTES = 2 * 1024**3
+#: Q-values closer than this (relative) count as a tie, broken uniformly at random.
+TIE_TOLERANCE = 1e-12
+
+
+def check_bandit_prior(prior: Any, n_arms: int) -> np.ndarray:
+    """``prior`` as a ``(n_arms, 2)`` array of Beta parameters: one pair, or one pair per arm."""
+    array = positive_array(prior, "prior")
+    if array.shape == (2,):
+        return np.tile(array, (n_arms, 1))
+    if array.shape != (n_arms, 2):
+        raise ValueError(
+            f"prior must be one (alpha, beta) pair or one pair per arm (shape ({n_arms}, 2)), got shape {array.shape}"
+        )
+    return array
+
+
+def _check_int(value: Any, name: str, minimum: int) -> int:
+    if isinstance(value, (bool, np.bool_)) or not isinstance(value, (int, np.integer)) or value < minimum:
+        raise ValueError(f"{name} must be an int >= {minimum}, got {value!r}")
+    return int(value)
+
+
+# --------------------------------------------------------------------------- two arms
+
+
+def _two_arm_states(t: int) -> int:
+    """Number of two-arm belief states after ``t`` pulls: ``sum_n (n + 1)(t - n + 1)``."""
+    return (t + 1) * (t + 2) * (t + 3) // 6
+
+
+def _two_arm_layers(horizon: int, prior: np.ndarray, keep: bool) -> tuple[float, list[list[np.ndarray]] | None]:
+    """Backward induction over layers of blocks; returns ``V(0)`` and, if ``keep``, every layer."""
+    (a1, b1), (a2, b2) = prior
+    symmetric = a1 == a2 and b1 == b2
+    counts = np.arange(horizon + 2, dtype=np.float64)
+    layer = [np.zeros((n1 + 1, horizon - n1 + 1)) for n1 in range(horizon + 1)]
+    kept = [layer] if keep else None
+    for t in range(horizon - 1, -1, -1):
+        current: list[np.ndarray] = [np.empty(0)] * (t + 1)
+        for n1 in range(t // 2 + 1 if symmetric else t + 1):
+            n2 = t - n1
+            p1 = ((a1 + counts[: n1 + 1]) / (a1 + b1 + n1))[:, None]
+            p2 = (a2 + counts[: n2 + 1]) / (a2 + b2 + n2)
+            after1 = layer[n1 + 1]  # (n1 + 2, n2 + 1): arm 1 pulled once more
+            after2 = layer[n1]  # (n1 + 1, n2 + 2): arm 2 pulled once more
+            fail1 = after1[:-1]
+            q1 = fail1 + p1 * (1.0 + after1[1:] - fail1)
+            fail2 = after2[:, :-1]
+            q2 = fail2 + p2 * (1.0 + after2[:, 1:] - fail2)
+            current[n1] = np.maximum(q1, q2)
+        if symmetric:  # exchangeable arms: V(n1; s1, s2) = V(n2; s2, s1)
+            for n1 in range(t // 2 + 1, t + 1):
+                current[n1] = current[t - n1].T
+        layer = current
+        if kept is not None:
+            kept.append(layer)
+    if kept is not None:
+        kept.reverse()
+    return float(layer[0][0, 0]), kept
+
+
+# ------------------------------------------------------------------------ any number of arms
+
+
+class _LayeredTable:
+    """Every belief state of ``K`` arms, layer by layer, with its value.
+
+    An arm state ``(s, f)`` with ``n = s + f`` has index ``n (n + 1) / 2 + s``; a belief
+    state is the tuple of its arms' indices (sorted when the priors are equal, which merges
+    states that differ by a permutation of exchangeable arms), and its key the number with
+    those digits in base ``A`` (the count of arm states).
+    """
+
+    def __init__(self, horizon: int, prior: np.ndarray) -> None:
+        self.horizon = horizon
+        self.prior = prior
+        self.n_arms = len(prior)
+        self.symmetric = bool(np.all(prior == prior[0]))
+        n = np.arange(horizon + 1)
+        self.base = (horizon + 1) * (horizon + 2) // 2
+        if self.base ** self.n_arms >= 2**62:
+            raise ValueError(f"{self.n_arms} arms at horizon {horizon} have too many states to index")
+        # arm state index -> successes, failures
+        self.arm_s = np.concatenate([np.arange(k + 1) for k in n])
+        self.arm_f = np.concatenate([k - np.arange(k + 1) for k in n])
+        self.digits = self.base ** np.arange(self.n_arms, dtype=np.int64)
+        self.keys: list[np.ndarray] = []
+        self.values: list[np.ndarray] = []
+        self._enumerate()
+        self._solve()
+
+    @staticmethod
+    def arm_index(s: np.ndarray, f: np.ndarray) -> np.ndarray:
+        n = s + f
+        return n * (n + 1) // 2 + s
+
+    def canonical(self, arms: np.ndarray) -> np.ndarray:
+        """Keys of belief states given as arm indices ``(M, K)``."""
+        if self.symmetric:
+            arms = np.sort(arms, axis=1)
+        return arms @ self.digits
+
+    def _decode(self, keys: np.ndarray) -> np.ndarray:
+        return (keys[:, None] // self.digits) % self.base
+
+    def _successor(self, arms: np.ndarray, k: int, success: bool) -> np.ndarray:
+        nxt = arms.copy()
+        s, f = self.arm_s[arms[:, k]], self.arm_f[arms[:, k]]
+        nxt[:, k] = self.arm_index(s + success, f + (not success))
+        return nxt
+
+    def _enumerate(self) -> None:
+        keys = self.canonical(np.zeros((1, self.n_arms), dtype=np.int64))
+        self.keys.append(keys)
+        for _ in range(self.horizon):
+            arms = self._decode(keys)
+            successors = [
+                self.canonical(self._successor(arms, k, success))
+                for k in range(self.n_arms)
+                for success in (True, False)
+            ]
+            keys = np.unique(np.concatenate(successors))
+            self.keys.append(keys)
+
+    def q_values_of_arms(self, arms: np.ndarray, next_values: np.ndarray, next_keys: np.ndarray) -> np.ndarray:
+        """``Q_k`` of belief states ``(M, K)`` given the next layer's values: ``(M, K)``."""
+        q = np.empty(arms.shape, dtype=np.float64)
+        for k in range(self.n_arms):
+            s, f = self.arm_s[arms[:, k]], self.arm_f[arms[:, k]]
+            alpha, beta = self.prior[k]
+            p = (alpha + s) / (alpha + beta + s + f)
+            win = next_values[np.searchsorted(next_keys, self.canonical(self._successor(arms, k, True)))]
+            lose = next_values[np.searchsorted(next_keys, self.canonical(self._successor(arms, k, False)))]
+            q[:, k] = lose + p * (1.0 + win - lose)
+        return q
+
+    def _solve(self) -> None:
+        self.values = [np.zeros(0)] * (self.horizon + 1)
+        self.values[self.horizon] = np.zeros(len(self.keys[self.horizon]))
+        for t in range(self.horizon - 1, -1, -1):
+            arms = self._decode(self.keys[t])
+            q = self.q_values_of_arms(arms, self.values[t + 1], self.keys[t + 1])
+            self.values[t] = q.max(axis=1)
+
+    def value(self, successes: np.ndarray, failures: np.ndarray) -> np.ndarray:
+        t = (successes + failures).sum(axis=1)
+        out = np.empty(len(t))
+        arms = self.arm_index(successes, failures)
+        for layer in np.unique(t):
+            rows = t == layer
+            out[rows] = self.values[layer][np.searchsorted(self.keys[layer], self.canonical(arms[rows]))]
+        return out
+
+    @staticmethod
+    def count_states(n_arms: int, horizon: int) -> int:
+        """Ordered belief states over all layers: an upper bound of what the table holds."""
+        per_arm = np.arange(1, horizon + 2, dtype=object)  # (n + 1) arm states with n pulls
+        poly = np.array([1], dtype=object)
+        for _ in range(n_arms):
+            poly = np.convolve(poly, per_arm)[: horizon + 1]
+        return int(sum(poly))
+
+
+# ---------------------------------------------------------------------------- public API
+
+
+class BernoulliBanditDP:
+    """The solved Bellman recursion of a Bernoulli bandit: values and Q-values of every belief.
+
+    ``prior``: one ``(alpha, beta)`` pair for all arms or one pair per arm. ``max_bytes``
+    bounds the memory of the stored tables; a larger problem raises ``ValueError`` naming the
+    largest horizon that fits.
+
+    ``value(successes, failures)`` and ``q_values(successes, failures)`` take count arrays
+    ``(B, K)`` of any batch of belief states with fewer than ``horizon`` pulls (``value`` also
+    at ``horizon``, where it is 0).
+    """
+
+    def __init__(
+        self, n_arms: int, horizon: int, prior: Any = (1.0, 1.0), max_bytes: int = DEFAULT_MAX_BYTES
+    ) -> None:
+        self.n_arms = _check_int(n_arms, "n_arms", 1)
+        self.horizon = _check_int(horizon, "horizon", 1)
+        self.prior = check_bandit_prior(prior, self.n_arms)
+        symmetric = bool(np.all(self.prior == self.prior[0]))
+        needed = self.table_bytes(self.n_arms, self.horizon, symmetric)
+        if needed > max_bytes:
+            largest = self.largest_horizon(self.n_arms, max_bytes, symmetric)
+            raise ValueError(
+                f"the DP tables of {self.n_arms} arms at horizon {self.horizon} need about {needed / 2**30:.2f} GiB, "
+                f"more than max_bytes={max_bytes / 2**30:.2f} GiB; the largest horizon that fits is {largest}"
+            )
+        if self.n_arms == 2:
+            self.root_value, layers = _two_arm_layers(self.horizon, self.prior, keep=True)
+            assert layers is not None
+            self._offsets, self._flat = _flatten_two_arm(layers)
+            self._table: _LayeredTable | None = None
+        else:
+            self._table = _LayeredTable(self.horizon, self.prior)
+            self.root_value = float(self._table.values[0][0])
+
+    @staticmethod
+    def table_bytes(n_arms: int, horizon: int, symmetric: bool = True) -> int:
+        """Approximate memory of the stored tables (exchangeable arms merge permutations)."""
+        if n_arms == 2:
+            return 8 * sum(_two_arm_states(t) for t in range(horizon + 1))
+        states = _LayeredTable.count_states(n_arms, horizon)
+        if symmetric:
+            states = states // math.factorial(n_arms) + 1
+        return states * (8 + 8 + 8 * n_arms)  # key, value, decoded arms while solving
+
+    @classmethod
+    def largest_horizon(cls, n_arms: int, max_bytes: int, symmetric: bool = True) -> int:
+        """The largest horizon whose tables fit in ``max_bytes`` (0 if none)."""
+        horizon = 0
+        while horizon < 100_000 and cls.table_bytes(n_arms, horizon + 1, symmetric) <= max_bytes:
+            horizon += 1
+        return horizon
+
+    def value(self, successes: np.ndarray, failures: np.ndarray) -> np.ndarray:
+        """Optimal expected reward still to come from belief states ``(B, K)``: ``(B,)``."""
+        s, f = self._check_counts(successes, failures, allow_end=True)
+        if self._table is not None:
+            return self._table.value(s, f)
+        n1 = s[:, 0] + f[:, 0]
+        t = n1 + s[:, 1] + f[:, 1]
+        return self._flat[self._offsets[t, n1] + s[:, 0] * (t - n1 + 1) + s[:, 1]]
+
+    def q_values(self, successes: np.ndarray, failures: np.ndarray) -> np.ndarray:
+        """``Q_k``: expected total of what is still to come if arm ``k`` is pulled now: ``(B, K)``."""
+        s, f = self._check_counts(successes, failures, allow_end=False)
+        q = np.empty(s.shape, dtype=np.float64)
+        for k in range(self.n_arms):
+            alpha, beta = self.prior[k]
+            p = (alpha + s[:, k]) / (alpha + beta + s[:, k] + f[:, k])
+            s_win, f_lose = s.copy(), f.copy()
+            s_win[:, k] += 1
+            f_lose[:, k] += 1
+            win, lose = self.value(s_win, f), self.value(s, f_lose)
+            q[:, k] = lose + p * (1.0 + win - lose)
+        return q
+
+    def _check_counts(self, successes: Any, failures: Any, allow_end: bool) -> tuple[np.ndarray, np.ndarray]:
+        s = np.asarray(successes)
+        f = np.asarray(failures)
+        if s.ndim != 2 or s.shape != f.shape or s.shape[1] != self.n_arms:
+            raise ValueError(
+                f"successes and failures must both have shape (batch, {self.n_arms}), got {s.shape}, {f.shape}"
+            )
+        if not (np.all(s == np.round(s)) and np.all(f == np.round(f)) and np.all(s >= 0) and np.all(f >= 0)):
+            raise ValueError("successes and failures must be non-negative integer counts")
+        s, f = s.astype(np.int64), f.astype(np.int64)
+        t = (s + f).sum(axis=1)
+        limit = self.horizon if allow_end else self.horizon - 1
+        if np.any(t > limit):
+            raise ValueError(f"belief states with more than {limit} pulls are outside the horizon {self.horizon}")
+        return s, f
+
+
+def _flatten_two_arm(layers: list[list[np.ndarray]]) -> tuple[np.ndarray, np.ndarray]:
+    """One flat array of every block, and ``offsets[t, n1]`` of block ``(t, n1)`` in it."""
+    horizon = len(layers) - 1
+    offsets = np.zeros((horizon + 1, horizon + 1), dtype=np.int64)
+    sizes = [block.size for layer in layers for block in layer]
+    starts = np.concatenate([[0], np.cumsum(sizes)[:-1]]).astype(np.int64)
+    flat = np.empty(int(sum(sizes)), dtype=np.float64)
+    i = 0
+    for t, layer in enumerate(layers):
+        for n1, block in enumerate(layer):
+            offsets[t, n1] = starts[i]
+            flat[starts[i] : starts[i] + block.size] = block.reshape(-1)
+            i += 1
+    return offsets, flat
+
+
+def bayes_optimal_value(
+    n_arms: int, horizon: int, prior: Any = (1.0, 1.0), max_bytes: int = DEFAULT_MAX_BYTES
+) -> float:
+    """Expected total reward of the Bayes-optimal policy over ``horizon`` pulls (exact DP).
+
+    Two arms keep only two layers of the recursion in memory (about ``horizon^3 / 3`` floats);
+    other arm counts store every layer. ``ValueError`` if that exceeds ``max_bytes``, naming the
+    largest horizon that fits.
+    """
+    n_arms = _check_int(n_arms, "n_arms", 1)
+    horizon = _check_int(horizon, "horizon", 1)
+    prior = check_bandit_prior(prior, n_arms)
+    if n_arms == 1:
+        return float(horizon * prior[0, 0] / prior[0].sum())  # nothing to choose: E[p] per pull
+    if n_arms == 2:
+        needed = 8 * 3 * _two_arm_states(horizon)  # two layers and the temporaries of one block
+        if needed > max_bytes:
+            largest = horizon
+            while largest > 1 and 8 * 3 * _two_arm_states(largest) > max_bytes:
+                largest -= 1
+            raise ValueError(
+                f"the DP of 2 arms at horizon {horizon} needs about {needed / 2**30:.2f} GiB, more than "
+                f"max_bytes={max_bytes / 2**30:.2f} GiB; the largest horizon that fits is {largest}"
+            )
+        return _two_arm_layers(horizon, prior, keep=False)[0]
+    return BernoulliBanditDP(n_arms, horizon, prior, max_bytes=max_bytes).root_value
+
+
+class BayesOptimalPolicy:
+    """The Bayes-optimal policy of a Bernoulli bandit, as a batched :class:`~bayes.statemachine.StateMachine`.
+
+    State ``(B, 2K)``: the success counts of the ``K`` arms, then their failure counts.
+    Observation: the ``MetaBandit-v0`` observation ``(B, K + 2)`` (one-hot previous action,
+    previous reward, elapsed fraction; all zeros at reset). Output ``(B, K)``: the action
+    probabilities, uniform over the arms whose Q-value is maximal (ties within a relative
+    ``1e-12``). After ``horizon`` pulls the output is uniform (the episode is over).
+    """
+
+    def __init__(
+        self, n_arms: int = 2, horizon: int = 20, prior: Any = (1.0, 1.0), max_bytes: int = DEFAULT_MAX_BYTES
+    ) -> None:
+        self.dp = BernoulliBanditDP(n_arms, horizon, prior, max_bytes=max_bytes)
+        self.n_arms = self.dp.n_arms
+        self.horizon = self.dp.horizon
+
+    def initial_state(self, batch_size: int) -> np.ndarray:
+        return np.zeros((_check_int(batch_size, "batch_size", 0), 2 * self.n_arms), dtype=np.float64)
+
+    def step(self, state: np.ndarray, observation: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        state = bernoulli_counts_step(state, observation, self.n_arms)
+        successes, failures = state[:, : self.n_arms], state[:, self.n_arms :]
+        done = (successes + failures).sum(axis=1) >= self.horizon
+        probs = np.full((len(state), self.n_arms), 1.0 / self.n_arms)
+        live = ~done
+        if live.any():
+            probs[live] = argmax_probabilities(self.dp.q_values(successes[live], failures[live]))
+        return state, probs
+
+    def q_values(self, state: np.ndarray) -> np.ndarray:
+        """Q-values ``(B, K)`` of the belief states in ``state`` (fewer than ``horizon`` pulls)."""
+        return self.dp.q_values(state[:, : self.n_arms], state[:, self.n_arms :])
+
+
+def bernoulli_counts_step(state: np.ndarray, observation: np.ndarray, n_arms: int) -> np.ndarray:
+    """Success/failure counts ``(B, 2K)`` after a bandit observation ``(B, K + 2)`` (new array)."""
+    state = np.asarray(state, dtype=np.float64)
+    observation = np.asarray(observation, dtype=np.float64)
+    if state.ndim != 2 or state.shape[1] != 2 * n_arms:
+        raise ValueError(f"state must have shape (batch, {2 * n_arms}), got {state.shape}")
+    if observation.shape != (len(state), n_arms + 2):
+        raise ValueError(f"observation must have shape ({len(state)}, {n_arms + 2}), got {observation.shape}")
+    pulled = observation[:, :n_arms]  # one-hot, all zero at reset
+    reward = observation[:, n_arms : n_arms + 1]
+    return state + np.concatenate([pulled * reward, pulled * (1.0 - reward)], axis=1)
+
+
+def argmax_probabilities(values: np.ndarray, tolerance: float = TIE_TOLERANCE) -> np.ndarray:
+    """Uniform probabilities over the maximal entries of each row (relative ``tolerance``)."""
+    best = values.max(axis=1, keepdims=True)
+    ties = values >= best - tolerance * np.maximum(1.0, np.abs(best))
+    return ties / ties.sum(axis=1, keepdims=True)

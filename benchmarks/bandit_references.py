@@ -1,0 +1,81 @@
+"""Time and memory of the exact bandit references, against the targets of issue 3.
+
+Usage::
+
+    python -m benchmarks.bandit_references          # every case, one fresh process each
+    python -m benchmarks.bandit_references --json
+
+Each case runs in a fresh Python process pinned to one core, so its peak resident memory is its
+own; the table prints the value computed, the seconds it took and that peak.
+
+Targets: ``bayes_optimal_value(2, 200)`` under 1 s; ``bayes_optimal_value(2, 500)`` under 60 s
+and 2 GB; ``bayes_optimal_value(3, 30)`` under 10 s.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import subprocess
+import sys
+from collections.abc import Sequence
+from typing import Any
+
+__all__ = ["CASES", "run_case"]
+
+#: (label, Python expression computing the value, seconds limit, memory limit in MiB or None)
+CASES: list[tuple[str, str, float, float | None]] = [
+    ("bayes_optimal_value(2, 200)", "bayes_optimal_value(2, 200)", 1.0, None),
+    ("bayes_optimal_value(2, 500)", "bayes_optimal_value(2, 500)", 60.0, 2048.0),
+    ("bayes_optimal_value(3, 30)", "bayes_optimal_value(3, 30)", 10.0, None),
+]
+
+_CHILD = """
+import json, os, resource, time
+if hasattr(os, "sched_setaffinity"):
+    os.sched_setaffinity(0, {{min(os.sched_getaffinity(0))}})
+from bayes.bandits import bayes_optimal_value
+start = time.perf_counter()
+value = {expression}
+seconds = time.perf_counter() - start
+peak_mib = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # KiB on Linux
+print(json.dumps({{"value": float(value), "seconds": seconds, "peak_mib": peak_mib}}))
+"""
+
+
+def run_case(expression: str, timeout: float = 600.0) -> dict[str, Any]:
+    """Evaluate ``expression`` in a fresh process; its value, seconds and peak memory (MiB)."""
+    result = subprocess.run(
+        [sys.executable, "-c", _CHILD.format(expression=expression)],
+        capture_output=True, text=True, timeout=timeout, check=False,
+    )
+    if result.returncode != 0:
+        raise RuntimeError(f"{expression} failed:\n{result.stderr}")
+    return json.loads(result.stdout.strip().splitlines()[-1])
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--json", action="store_true", help="print one JSON object")
+    args = parser.parse_args(argv)
+    rows = []
+    for label, expression, max_seconds, max_mib in CASES:
+        figures = run_case(expression)
+        ok = figures["seconds"] < max_seconds and (max_mib is None or figures["peak_mib"] < max_mib)
+        target = f"< {max_seconds:g} s" + (f", < {max_mib:g} MiB" if max_mib else "")
+        rows.append({"case": label, **figures, "target": target, "met": ok})
+    if args.json:
+        print(json.dumps(rows, indent=2))
+        return 0
+    print(f"{'case':<30} {'value':>14} {'seconds':>9} {'peak MiB':>9}  target")
+    for row in rows:
+        status = "met" if row["met"] else "MISSED"
+        print(
+            f"{row['case']:<30} {row['value']:>14.6f} {row['seconds']:>9.3f} {row['peak_mib']:>9.0f}"
+            f"  {row['target']} ({status})"
+        )
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
