@@ -9,7 +9,8 @@ import pytest
 
 import meta_envs  # noqa: F401
 from bayes.bandits import BayesOptimalPolicy, BernoulliBanditDP, bayes_optimal_value
-from bayes.bandits.dp import _LayeredTable, argmax_probabilities
+from bayes.bandits.base import argmax_probabilities
+from bayes.bandits.dp import _LayeredTable
 from bayes.statemachine import StateMachine
 
 

@@ -32,32 +32,17 @@ from typing import Any
 
 import numpy as np
 
-from bayes.models import positive_array
+from bayes.bandits.base import BernoulliPolicy, argmax_probabilities, check_bandit_prior
 
 __all__ = [
     "DEFAULT_MAX_BYTES",
     "BayesOptimalPolicy",
     "BernoulliBanditDP",
     "bayes_optimal_value",
-    "check_bandit_prior",
 ]
 
 #: Memory a DP may use unless told otherwise (2 GiB).
 DEFAULT_MAX_BYTES = 2 * 1024**3
-#: Q-values closer than this (relative) count as a tie, broken uniformly at random.
-TIE_TOLERANCE = 1e-12
-
-
-def check_bandit_prior(prior: Any, n_arms: int) -> np.ndarray:
-    """``prior`` as a ``(n_arms, 2)`` array of Beta parameters: one pair, or one pair per arm."""
-    array = positive_array(prior, "prior")
-    if array.shape == (2,):
-        return np.tile(array, (n_arms, 1))
-    if array.shape != (n_arms, 2):
-        raise ValueError(
-            f"prior must be one (alpha, beta) pair or one pair per arm (shape ({n_arms}, 2)), got shape {array.shape}"
-        )
-    return array
 
 
 def _check_int(value: Any, name: str, minimum: int) -> int:
@@ -347,56 +332,31 @@ def bayes_optimal_value(
     return BernoulliBanditDP(n_arms, horizon, prior, max_bytes=max_bytes).root_value
 
 
-class BayesOptimalPolicy:
+class BayesOptimalPolicy(BernoulliPolicy):
     """The Bayes-optimal policy of a Bernoulli bandit, as a batched :class:`~bayes.statemachine.StateMachine`.
 
     State ``(B, 2K)``: the success counts of the ``K`` arms, then their failure counts.
-    Observation: the ``MetaBandit-v0`` observation ``(B, K + 2)`` (one-hot previous action,
-    previous reward, elapsed fraction; all zeros at reset). Output ``(B, K)``: the action
-    probabilities, uniform over the arms whose Q-value is maximal (ties within a relative
-    ``1e-12``). After ``horizon`` pulls the output is uniform (the episode is over).
+    Observation: the ``MetaBandit-v0`` observation ``(B, K + 2)``. Output ``(B, K)``: the
+    action probabilities, uniform over the arms whose Q-value is maximal (ties within a
+    relative ``1e-12``). After ``horizon`` pulls the output is uniform (the episode is over).
     """
 
     def __init__(
         self, n_arms: int = 2, horizon: int = 20, prior: Any = (1.0, 1.0), max_bytes: int = DEFAULT_MAX_BYTES
     ) -> None:
         self.dp = BernoulliBanditDP(n_arms, horizon, prior, max_bytes=max_bytes)
-        self.n_arms = self.dp.n_arms
+        super().__init__(self.dp.n_arms, self.dp.prior)
         self.horizon = self.dp.horizon
 
-    def initial_state(self, batch_size: int) -> np.ndarray:
-        return np.zeros((_check_int(batch_size, "batch_size", 0), 2 * self.n_arms), dtype=np.float64)
-
-    def step(self, state: np.ndarray, observation: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        state = bernoulli_counts_step(state, observation, self.n_arms)
-        successes, failures = state[:, : self.n_arms], state[:, self.n_arms :]
+    def action_probabilities(self, state: np.ndarray) -> np.ndarray:
+        successes, failures = self.counts(state)
         done = (successes + failures).sum(axis=1) >= self.horizon
-        probs = np.full((len(state), self.n_arms), 1.0 / self.n_arms)
+        probs = np.full((len(successes), self.n_arms), 1.0 / self.n_arms)
         live = ~done
         if live.any():
             probs[live] = argmax_probabilities(self.dp.q_values(successes[live], failures[live]))
-        return state, probs
+        return probs
 
     def q_values(self, state: np.ndarray) -> np.ndarray:
         """Q-values ``(B, K)`` of the belief states in ``state`` (fewer than ``horizon`` pulls)."""
-        return self.dp.q_values(state[:, : self.n_arms], state[:, self.n_arms :])
-
-
-def bernoulli_counts_step(state: np.ndarray, observation: np.ndarray, n_arms: int) -> np.ndarray:
-    """Success/failure counts ``(B, 2K)`` after a bandit observation ``(B, K + 2)`` (new array)."""
-    state = np.asarray(state, dtype=np.float64)
-    observation = np.asarray(observation, dtype=np.float64)
-    if state.ndim != 2 or state.shape[1] != 2 * n_arms:
-        raise ValueError(f"state must have shape (batch, {2 * n_arms}), got {state.shape}")
-    if observation.shape != (len(state), n_arms + 2):
-        raise ValueError(f"observation must have shape ({len(state)}, {n_arms + 2}), got {observation.shape}")
-    pulled = observation[:, :n_arms]  # one-hot, all zero at reset
-    reward = observation[:, n_arms : n_arms + 1]
-    return state + np.concatenate([pulled * reward, pulled * (1.0 - reward)], axis=1)
-
-
-def argmax_probabilities(values: np.ndarray, tolerance: float = TIE_TOLERANCE) -> np.ndarray:
-    """Uniform probabilities over the maximal entries of each row (relative ``tolerance``)."""
-    best = values.max(axis=1, keepdims=True)
-    ties = values >= best - tolerance * np.maximum(1.0, np.abs(best))
-    return ties / ties.sum(axis=1, keepdims=True)
+        return self.dp.q_values(*self.counts(state))
