@@ -41,7 +41,11 @@ TIE_TOLERANCE = 1e-12
 def argmax_probabilities(values: np.ndarray, tolerance: float = TIE_TOLERANCE) -> np.ndarray:
     """Uniform probabilities over the maximal entries of each row (relative ``tolerance``)."""
     best = values.max(axis=1, keepdims=True)
-    ties = values >= best - tolerance * np.maximum(1.0, np.abs(best))
+    if np.isnan(best).any():
+        raise ValueError("scores must not be NaN")
+    finite = np.isfinite(best)
+    margin = tolerance * np.maximum(1.0, np.abs(np.where(finite, best, 0.0)))
+    ties = values >= np.where(finite, best - margin, best)  # an infinite best ties only with itself
     return ties / ties.sum(axis=1, keepdims=True)
 
 

@@ -39,6 +39,7 @@ __all__ = [
     "BayesOptimalPolicy",
     "BernoulliBanditDP",
     "bayes_optimal_value",
+    "bernoulli_policy_value",
 ]
 
 #: Memory a DP may use unless told otherwise (2 GiB).
@@ -102,11 +103,11 @@ class _LayeredTable:
     those digits in base ``A`` (the count of arm states).
     """
 
-    def __init__(self, horizon: int, prior: np.ndarray) -> None:
+    def __init__(self, horizon: int, prior: np.ndarray, merge_permutations: bool = True, solve: bool = True) -> None:
         self.horizon = horizon
         self.prior = prior
         self.n_arms = len(prior)
-        self.symmetric = bool(np.all(prior == prior[0]))
+        self.symmetric = merge_permutations and bool(np.all(prior == prior[0]))
         n = np.arange(horizon + 1)
         self.base = (horizon + 1) * (horizon + 2) // 2
         if self.base ** self.n_arms >= 2**62:
@@ -118,7 +119,8 @@ class _LayeredTable:
         self.keys: list[np.ndarray] = []
         self.values: list[np.ndarray] = []
         self._enumerate()
-        self._solve()
+        if solve:
+            self._solve()
 
     @staticmethod
     def arm_index(s: np.ndarray, f: np.ndarray) -> np.ndarray:
@@ -302,6 +304,36 @@ def _flatten_two_arm(layers: list[list[np.ndarray]]) -> tuple[np.ndarray, np.nda
             flat[starts[i] : starts[i] + block.size] = block.reshape(-1)
             i += 1
     return offsets, flat
+
+
+def bernoulli_policy_value(
+    policy: Any, n_arms: int, horizon: int, prior: Any = (1.0, 1.0), max_bytes: int = DEFAULT_MAX_BYTES
+) -> float:
+    r"""Exact expected return of ``policy`` over ``horizon`` pulls, by policy evaluation.
+
+    ``policy`` is a :class:`~bayes.bandits.base.BernoulliPolicy` (its action probabilities
+    depend only on the counts). Every belief state is enumerated without merging permutations,
+    and :math:`V^\pi(x) = \sum_k \pi_k(x) (p_k (1 + V^\pi(x + e^s_k)) + (1 - p_k) V^\pi(x + e^f_k))`
+    is solved backwards. Meant for small problems (tests, tables): ``ValueError`` past ``max_bytes``.
+    """
+    n_arms = _check_int(n_arms, "n_arms", 1)
+    horizon = _check_int(horizon, "horizon", 1)
+    prior = check_bandit_prior(prior, n_arms)
+    needed = BernoulliBanditDP.table_bytes(n_arms, horizon, symmetric=False) if n_arms != 2 else (
+        8 * 4 * sum(_two_arm_states(t) for t in range(horizon + 1))
+    )
+    if needed > max_bytes:
+        largest = BernoulliBanditDP.largest_horizon(n_arms, max_bytes // 4, symmetric=False)
+        raise ValueError(f"policy evaluation of {n_arms} arms at horizon {horizon} needs about "
+                         f"{needed / 2**30:.2f} GiB; the largest horizon that fits is {largest}")
+    table = _LayeredTable(horizon, prior, merge_permutations=False, solve=False)
+    value = np.zeros(len(table.keys[horizon]))
+    for t in range(horizon - 1, -1, -1):
+        arms = table._decode(table.keys[t])
+        q = table.q_values_of_arms(arms, value, table.keys[t + 1])
+        state = np.concatenate([table.arm_s[arms], table.arm_f[arms]], axis=1).astype(np.float64)
+        value = (policy.action_probabilities(state) * q).sum(axis=1)
+    return float(value[0])
 
 
 def bayes_optimal_value(

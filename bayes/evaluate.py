@@ -1,0 +1,298 @@
+"""Evaluators: any agent, given as a state machine, side by side with the Bayes-optimal one.
+
+Bandits (:func:`evaluate_bandit_policy`, :func:`compare_bandit_policies`): episodes of ``K``
+Bernoulli (or normal) arms drawn from the prior, simulated exactly as ``MetaBandit-v0`` (and
+``MetaGaussianBandit-v0``) do: the tasks and one reward variate per episode and step come from
+``np.random.default_rng(seed)`` in the env's order, so with the same seed an evaluation here
+replays the env's episodes, and any two policies meet the same tasks and reward draws (common
+random numbers). The policies' own randomness (ties, sampling) comes from a separate stream.
+The policy sees the env's observation: one-hot previous action, previous reward, ``t/horizon``.
+
+Prediction (:func:`evaluate_predictor`): episodes of a :mod:`bayes.models` task family; the
+predictor sees the prediction envs' observation and outputs predictive parameters; reported are
+the log-loss per step and the KL divergence from the Bayes predictive per step.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from bayes.bandits.base import BanditPolicy, check_bandit_prior, sample_categorical
+from bayes.bandits.dp import bayes_optimal_value
+from bayes.kl import kl_divergence
+from bayes.models import BetaBernoulli, ConjugateModel, NormalKnownNoise
+from bayes.statemachine import StateMachine
+
+__all__ = [
+    "BanditEvaluation",
+    "PairedComparison",
+    "PredictionEvaluation",
+    "compare_bandit_policies",
+    "evaluate_bandit_policy",
+    "evaluate_predictor",
+    "prediction_observation",
+]
+
+
+def _check_count(value: Any, name: str, minimum: int = 1) -> int:
+    if isinstance(value, (bool, np.bool_)) or not isinstance(value, (int, np.integer)) or value < minimum:
+        raise ValueError(f"{name} must be an int >= {minimum}, got {value!r}")
+    return int(value)
+
+
+def _stderr(x: np.ndarray, axis: int = 0) -> np.ndarray:
+    n = x.shape[axis]
+    return x.std(axis=axis, ddof=1) / np.sqrt(n) if n > 1 else np.full(np.delete(x.shape, axis), np.nan)
+
+
+# ------------------------------------------------------------------------------- bandits
+
+
+@dataclass
+class BanditEvaluation:
+    """Results of :func:`evaluate_bandit_policy` (per-episode arrays kept for paired analyses)."""
+
+    mean_return: float
+    stderr: float
+    bayes_regret: float  #: E[horizon * max_k p_k - return]
+    bayes_regret_stderr: float
+    bayes_optimal_return: float | None  #: exact DP value, where computable (Bernoulli arms)
+    random_return: float  #: horizon times the average prior mean of the arms
+    bayes_gap: float | None  #: (V_bayes - mean_return) / (V_bayes - V_random)
+    regret_curve: np.ndarray  #: per-step expected regret E[max_k p_k - p_{a_t}], shape (horizon,)
+    regret_curve_stderr: np.ndarray
+    returns: np.ndarray = field(repr=False)  #: per-episode returns, shape (n_episodes,)
+    n_episodes: int = 0
+    horizon: int = 0
+    n_arms: int = 0
+    seed: int = 0
+
+    def as_dict(self) -> dict[str, Any]:
+        """JSON-ready summary (arrays as lists, per-episode returns left out)."""
+        out = {k: v for k, v in self.__dict__.items() if k != "returns"}
+        return {k: v.tolist() if isinstance(v, np.ndarray) else v for k, v in out.items()}
+
+
+@dataclass
+class PairedComparison:
+    """``a`` minus ``b`` on the same episodes: mean difference of returns and its standard error."""
+
+    mean_difference: float
+    stderr: float
+    a: BanditEvaluation
+    b: BanditEvaluation
+
+
+def _bandit_model(arms: str, n_arms: int, prior: Any, noise_std: Any) -> ConjugateModel:
+    if arms == "bernoulli":
+        pairs = check_bandit_prior(prior, n_arms)
+        return BetaBernoulli(pairs[:, 0], pairs[:, 1])
+    if arms == "gaussian":
+        pairs = np.asarray(prior, dtype=np.float64)
+        if pairs.shape == (2,):
+            pairs = np.tile(pairs, (n_arms, 1))
+        if pairs.shape != (n_arms, 2):
+            raise ValueError(f"prior must be one (mean, std) pair or one per arm, got shape {pairs.shape}")
+        noise = np.broadcast_to(np.asarray(noise_std, dtype=np.float64), (n_arms,))
+        return NormalKnownNoise(pairs[:, 0], pairs[:, 1], noise)
+    raise ValueError(f"arms must be 'bernoulli' or 'gaussian', got {arms!r}")
+
+
+def _act(policy: Any, state: np.ndarray, obs: np.ndarray, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
+    """The next state and one action per row, for a BanditPolicy or any StateMachine."""
+    if isinstance(policy, BanditPolicy):
+        state = policy.update(state, obs)
+        return state, policy.sample_actions(state, rng)
+    state, probs = policy.step(state, obs)
+    probs = np.asarray(probs, dtype=np.float64)
+    if probs.shape != (len(obs), obs.shape[1] - 2) or not np.all(np.isfinite(probs)) or np.any(probs < 0):
+        raise ValueError(f"the policy's output must be action probabilities of shape {(len(obs), obs.shape[1] - 2)}")
+    return state, sample_categorical(probs / probs.sum(axis=1, keepdims=True), rng)
+
+
+def evaluate_bandit_policy(
+    policy: StateMachine,
+    n_arms: int = 2,
+    horizon: int = 20,
+    prior: Any = (1.0, 1.0),
+    n_episodes: int = 10_000,
+    seed: int = 0,
+    arms: str = "bernoulli",
+    noise_std: Any = 1.0,
+) -> BanditEvaluation:
+    """Run ``policy`` on ``n_episodes`` bandit episodes drawn from the prior (all at once).
+
+    ``arms="bernoulli"``: Beta ``prior`` (one pair or one per arm); ``arms="gaussian"``: normal
+    ``prior`` ``(mean, std)`` on each arm's mean and known ``noise_std``. The regret is against
+    an oracle that knows the task: ``horizon * max_k p_k`` (``p_k`` the arms' means). The Bayes
+    gap uses the exact DP value for Bernoulli arms where it fits in memory, else it is ``None``.
+    """
+    n_arms = _check_count(n_arms, "n_arms")
+    horizon = _check_count(horizon, "horizon")
+    n_episodes = _check_count(n_episodes, "n_episodes", 2)
+    if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)) or seed < 0:
+        raise ValueError(f"seed must be a non-negative int, got {seed!r}")
+    model = _bandit_model(arms, n_arms, prior, noise_std)
+    env_rng = np.random.default_rng(seed)  # the env's stream: tasks, then one variate per step
+    policy_rng = np.random.default_rng([seed, 1])
+    task = model.sample_task(env_rng, n_episodes)  # (B, K) arm means
+    means = task
+    best = means.max(axis=1)
+    obs = np.zeros((n_episodes, n_arms + 2))
+    state = policy.initial_state(n_episodes)
+    total = np.zeros(n_episodes)
+    step_regret = np.empty((horizon, n_episodes))
+    rows = np.arange(n_episodes)
+    for t in range(horizon):
+        state, actions = _act(policy, state, obs, policy_rng)
+        reward = model.sample_outcome(env_rng, task, arm=actions)
+        total += reward
+        step_regret[t] = best - means[rows, actions]
+        obs = np.zeros((n_episodes, n_arms + 2))
+        obs[rows, actions] = 1.0
+        obs[:, n_arms] = reward
+        obs[:, n_arms + 1] = (t + 1) / horizon
+    prior_means = means_of_prior(model)
+    random_return = float(horizon * prior_means.mean())
+    v_bayes = None
+    if arms == "bernoulli":
+        try:
+            v_bayes = bayes_optimal_value(n_arms, horizon, np.stack([model.alpha, model.beta], axis=1))
+        except ValueError:  # too large for an exact DP: no gap
+            v_bayes = None
+    mean_return = float(total.mean())
+    regret = horizon * best - total
+    gap = None
+    if v_bayes is not None and v_bayes > random_return:
+        gap = (v_bayes - mean_return) / (v_bayes - random_return)
+    return BanditEvaluation(
+        mean_return=mean_return,
+        stderr=float(_stderr(total)),
+        bayes_regret=float(regret.mean()),
+        bayes_regret_stderr=float(_stderr(regret)),
+        bayes_optimal_return=v_bayes,
+        random_return=random_return,
+        bayes_gap=gap,
+        regret_curve=step_regret.mean(axis=1),
+        regret_curve_stderr=_stderr(step_regret, axis=1),
+        returns=total,
+        n_episodes=n_episodes,
+        horizon=horizon,
+        n_arms=n_arms,
+        seed=int(seed),
+    )
+
+
+def means_of_prior(model: ConjugateModel) -> np.ndarray:
+    """Prior mean of each arm's mean reward."""
+    if isinstance(model, BetaBernoulli):
+        return model.alpha / (model.alpha + model.beta)
+    if isinstance(model, NormalKnownNoise):
+        return np.asarray(model.prior_mean)
+    raise TypeError(f"no bandit arms for {type(model).__name__}")
+
+
+def compare_bandit_policies(a: StateMachine, b: StateMachine, **kwargs: Any) -> PairedComparison:
+    """Evaluate ``a`` and ``b`` on the same episodes (same ``seed``) and pair their returns.
+
+    Keyword arguments as :func:`evaluate_bandit_policy`. The standard error is that of the
+    per-episode difference, which common random numbers make much smaller than either one's.
+    """
+    first = evaluate_bandit_policy(a, **kwargs)
+    second = evaluate_bandit_policy(b, **kwargs)
+    diff = first.returns - second.returns
+    return PairedComparison(float(diff.mean()), float(_stderr(diff)), first, second)
+
+
+# ---------------------------------------------------------------------------- prediction
+
+
+def prediction_observation(model: ConjugateModel, x: np.ndarray, t: int, horizon: int) -> np.ndarray:
+    """The prediction envs' observation of outcomes ``x`` after ``t`` steps: ``(B, obs_dim)``.
+
+    Scalar outcomes: ``(x, 1, t / horizon)``; categorical outcomes: one-hot, then ``t / horizon``.
+    """
+    n = len(x)
+    if np.issubdtype(model.outcome_dtype, np.integer):
+        k = model.predictive_shape[-1]
+        obs = np.zeros((n, k + 1))
+        obs[np.arange(n), x] = 1.0
+    else:
+        obs = np.zeros((n, 3))
+        obs[:, 0] = x
+        obs[:, 1] = 1.0
+    obs[:, -1] = t / horizon
+    return obs
+
+
+@dataclass
+class PredictionEvaluation:
+    """Results of :func:`evaluate_predictor`; per-step arrays have shape ``(horizon,)``."""
+
+    log_loss: np.ndarray  #: E[-log q_t(x_t)] per step
+    log_loss_stderr: np.ndarray
+    bayes_log_loss: np.ndarray  #: the same for the Bayes predictive, on the same outcomes
+    kl: np.ndarray  #: E[KL(Bayes predictive || agent's predictive)] per step
+    kl_stderr: np.ndarray
+    mean_kl: float
+    mean_kl_stderr: float
+    n_episodes: int = 0
+    horizon: int = 0
+    seed: int = 0
+
+    def as_dict(self) -> dict[str, Any]:
+        return {k: v.tolist() if isinstance(v, np.ndarray) else v for k, v in self.__dict__.items()}
+
+
+def evaluate_predictor(
+    predictor: StateMachine, model: ConjugateModel, horizon: int = 20, n_episodes: int = 10_000, seed: int = 0
+) -> PredictionEvaluation:
+    """Log-loss and KL from the Bayes predictive, per step, of ``predictor`` on ``model``'s tasks.
+
+    ``model`` must have one task per episode (``batch_shape == ()``), as the prediction envs.
+    Tasks and outcomes come from ``np.random.default_rng(seed)`` in the env's order.
+    """
+    horizon = _check_count(horizon, "horizon")
+    n_episodes = _check_count(n_episodes, "n_episodes", 2)
+    if getattr(model, "batch_shape", ()) != ():
+        raise ValueError(f"model must describe one task per episode (batch_shape ()), got {model.batch_shape}")
+    rng = np.random.default_rng(seed)
+    task = model.sample_task(rng, n_episodes)
+    stats = model.initial_stats(n_episodes)
+    obs = np.zeros((n_episodes, _obs_width(model)))
+    state = predictor.initial_state(n_episodes)
+    loss = np.empty((horizon, n_episodes))
+    bayes_loss = np.empty((horizon, n_episodes))
+    kl = np.empty((horizon, n_episodes))
+    for t in range(horizon):
+        state, output = predictor.step(state, obs)
+        output = np.asarray(output, dtype=np.float64).reshape(n_episodes, *model.predictive_shape)
+        bayes = model.predictive(stats)
+        x = model.sample_outcome(rng, task)
+        loss[t] = -model.predictive_log_prob(output, x)
+        bayes_loss[t] = -model.predictive_log_prob(bayes, x)
+        kl[t] = kl_divergence(model, bayes, output)
+        stats = model.update(stats, x)
+        obs = prediction_observation(model, x, t + 1, horizon)
+    per_episode_kl = kl.mean(axis=0)
+    return PredictionEvaluation(
+        log_loss=loss.mean(axis=1),
+        log_loss_stderr=_stderr(loss, axis=1),
+        bayes_log_loss=bayes_loss.mean(axis=1),
+        kl=kl.mean(axis=1),
+        kl_stderr=_stderr(kl, axis=1),
+        mean_kl=float(per_episode_kl.mean()),
+        mean_kl_stderr=float(_stderr(per_episode_kl)),
+        n_episodes=n_episodes,
+        horizon=horizon,
+        seed=int(seed),
+    )
+
+
+def _obs_width(model: ConjugateModel) -> int:
+    if np.issubdtype(model.outcome_dtype, np.integer):
+        return model.predictive_shape[-1] + 1
+    return 3

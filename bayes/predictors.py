@@ -1,0 +1,68 @@
+"""Bayes-optimal predictors: one batched state machine per task family of :mod:`bayes.models`.
+
+``BayesPredictor(model)`` reads the prediction envs' observations (``MetaCoin-v0``,
+``MetaDie-v0``, ``MetaGaussian-v0``, ``MetaExponential-v0``): for scalar outcomes
+``(x, seen, t / horizon)`` where ``seen`` is 1 once an outcome has been observed, for
+categorical outcomes the one-hot outcome (all zero at reset) and ``t / horizon``. Its state is
+the model's sufficient statistics, flattened to ``(B, d)``; its output the exact posterior
+predictive parameters ``(B, P)``, the Bayes-optimal action of those envs.
+
+=======================  ========================  ==========================
+family                   state                     output
+=======================  ========================  ==========================
+Beta-Bernoulli           (successes, failures)     ``(p,)``
+Dirichlet-Categorical    counts ``(K,)``           probabilities ``(K,)``
+Normal, known noise      ``(n, sum x)``            ``(mean, std)``
+Gamma-Exponential        ``(n, sum x)``            Lomax ``(shape, scale)``
+=======================  ========================  ==========================
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from bayes.models import ConjugateModel
+
+__all__ = ["BayesPredictor"]
+
+
+class BayesPredictor:
+    """The exact Bayes predictor of ``model`` (one task per episode: ``batch_shape == ()``)."""
+
+    def __init__(self, model: ConjugateModel) -> None:
+        if not isinstance(model, ConjugateModel):
+            raise TypeError(f"model must be a bayes.models.ConjugateModel, got {type(model).__name__}")
+        if getattr(model, "batch_shape", ()) != ():
+            raise ValueError(f"model must describe one task per episode (batch_shape ()), got {model.batch_shape}")
+        self.model = model
+        self.categorical = bool(np.issubdtype(model.outcome_dtype, np.integer))
+        self.state_size = int(np.prod(model.stats_shape))
+        self.output_size = int(np.prod(model.predictive_shape))
+        self.obs_size = model.predictive_shape[-1] + 1 if self.categorical else 3
+
+    def initial_state(self, batch_size: int) -> np.ndarray:
+        return self.model.initial_stats(batch_size).reshape(batch_size, self.state_size)
+
+    def step(self, state: np.ndarray, observation: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        state = np.asarray(state, dtype=np.float64)
+        observation = np.asarray(observation, dtype=np.float64)
+        n = len(state)
+        if state.shape != (n, self.state_size):
+            raise ValueError(f"state must have shape (batch, {self.state_size}), got {state.shape}")
+        if observation.shape != (n, self.obs_size):
+            raise ValueError(f"observation must have shape ({n}, {self.obs_size}), got {observation.shape}")
+        stats = state.reshape(n, *self.model.stats_shape)
+        if self.categorical:
+            seen = observation[:, :-1].sum(axis=1) > 0
+            x = np.argmax(observation[:, :-1], axis=1)
+        else:
+            seen = observation[:, 1] > 0
+            x = observation[:, 0]
+        if seen.any():
+            stats = stats.copy()
+            stats[seen] = self.model.update(stats[seen], x[seen])
+        output = self.model.predictive(stats).reshape(n, self.output_size)
+        return stats.reshape(n, self.state_size), output
+
+    def __repr__(self) -> str:
+        return f"BayesPredictor({self.model!r})"
