@@ -239,6 +239,8 @@ class PredictionEvaluation:
     kl_stderr: np.ndarray
     mean_kl: float
     mean_kl_stderr: float
+    total_log_loss: float  #: E[sum_t -log q_t(x_t)], the episode's code length in nats
+    total_log_loss_stderr: float
     n_episodes: int = 0
     horizon: int = 0
     seed: int = 0
@@ -286,6 +288,8 @@ def evaluate_predictor(
         kl_stderr=_stderr(kl, axis=1),
         mean_kl=float(per_episode_kl.mean()),
         mean_kl_stderr=float(_stderr(per_episode_kl)),
+        total_log_loss=float(loss.sum(axis=0).mean()),
+        total_log_loss_stderr=float(_stderr(loss.sum(axis=0))),
         n_episodes=n_episodes,
         horizon=horizon,
         seed=int(seed),
