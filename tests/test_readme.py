@@ -28,4 +28,6 @@ def test_python_examples_run():
     namespace = {"np": np}
     for block in fenced("python"):
         exec(compile(block, "README.md", "exec"), namespace)
-    assert namespace["info"]["posterior"].shape == (2,)  # the last example: MetaCoin-v0
+    assert namespace["info"]["posterior"].shape == (2,)  # the MetaCoin-v0 example
+    assert abs(namespace["report"].mean_kl) < 1e-12  # the Bayes predictor against itself
+    assert abs(namespace["result"].bayes_gap) < 0.5
