@@ -38,3 +38,14 @@ def test_bandit_reference_case_runs_in_a_fresh_process():
     figures = bandit_references.run_case("bayes_optimal_value(2, 2)")
     assert abs(figures["value"] - (0.5 + 7 / 12)) < 1e-12
     assert figures["seconds"] >= 0 and figures["peak_mib"] > 0
+
+
+def test_bandit_value_tables():
+    from benchmarks import bandit_values
+
+    (row,) = bandit_values.horizon_table([2])
+    assert abs(row["bayes_optimal"] - (0.5 + 7 / 12)) < 1e-12
+    rows = bandit_values.baseline_table(horizon=4, n_episodes=200)
+    assert rows[0]["policy"] == "Bayes-optimal" and abs(rows[0]["bayes_gap"]) < 1e-12
+    assert all(r["exact_return"] <= rows[0]["exact_return"] + 1e-12 for r in rows)
+    assert rows[-1]["policy"] == "Random" and abs(rows[-1]["exact_return"] - 2.0) < 1e-12

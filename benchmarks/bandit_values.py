@@ -1,0 +1,101 @@
+"""Tables of exact bandit values: the Bayes-optimal value by horizon, and every baseline's.
+
+Usage::
+
+    python -m benchmarks.bandit_values                 # 2 Bernoulli arms, uniform priors
+    python -m benchmarks.bandit_values --json
+
+The first table gives ``bayes_optimal_value(2, T)`` for ``T`` in 10, 20, 50, 100 (exact DP),
+with the random policy's ``T/2`` and the oracle's ``2T/3`` for scale. The second gives, at
+horizon 20, each policy's exact expected return (policy evaluation over every belief state),
+its Bayes gap ``(V_bayes - V) / (V_bayes - V_random)``, and a Monte-Carlo check (20,000
+episodes, common random numbers) with its standard error.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+from collections.abc import Sequence
+from typing import Any
+
+from bayes.bandits import (
+    UCB1,
+    BayesOptimalPolicy,
+    BayesUCB,
+    GreedyPolicy,
+    RandomPolicy,
+    ThompsonSampling,
+    bayes_optimal_value,
+)
+from bayes.bandits.base import BernoulliPolicy
+from bayes.bandits.dp import bernoulli_policy_value
+from bayes.evaluate import evaluate_bandit_policy
+
+__all__ = ["baseline_table", "horizon_table"]
+
+HORIZONS = (10, 20, 50, 100)
+
+
+def horizon_table(horizons: Sequence[int] = HORIZONS) -> list[dict[str, float]]:
+    return [
+        {"horizon": t, "bayes_optimal": bayes_optimal_value(2, t), "random": t / 2, "oracle": 2 * t / 3}
+        for t in horizons
+    ]
+
+
+def policies(horizon: int) -> dict[str, BernoulliPolicy]:
+    return {
+        "Bayes-optimal": BayesOptimalPolicy(2, horizon),
+        "Greedy": GreedyPolicy(2),
+        "Bayes-UCB": BayesUCB(2),
+        "Thompson sampling": ThompsonSampling(2),
+        "UCB1": UCB1(2),
+        "Random": RandomPolicy(2),
+    }
+
+
+def baseline_table(horizon: int = 20, n_episodes: int = 20_000, seed: int = 0) -> list[dict[str, Any]]:
+    v_bayes = bayes_optimal_value(2, horizon)
+    v_random = horizon / 2
+    rows = []
+    for name, policy in policies(horizon).items():
+        exact = bernoulli_policy_value(policy, 2, horizon)
+        mc = evaluate_bandit_policy(policy, n_arms=2, horizon=horizon, n_episodes=n_episodes, seed=seed)
+        rows.append(
+            {
+                "policy": name,
+                "exact_return": exact,
+                "bayes_gap": (v_bayes - exact) / (v_bayes - v_random),
+                "monte_carlo_return": mc.mean_return,
+                "monte_carlo_stderr": mc.stderr,
+            }
+        )
+    return rows
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--json", action="store_true")
+    parser.add_argument("--episodes", type=int, default=20_000)
+    args = parser.parse_args(argv)
+    horizons, baselines = horizon_table(), baseline_table(n_episodes=args.episodes)
+    if args.json:
+        print(json.dumps({"bayes_optimal_by_horizon": horizons, "baselines_at_20": baselines}, indent=2))
+        return 0
+    print("2 Bernoulli arms, Beta(1, 1) priors: exact Bayes-optimal value")
+    print(f"{'horizon':>8} {'Bayes-optimal':>14} {'random':>8} {'oracle':>9}")
+    for row in horizons:
+        print(f"{row['horizon']:>8} {row['bayes_optimal']:>14.6f} {row['random']:>8.1f} {row['oracle']:>9.3f}")
+    print("\nhorizon 20: exact value of each policy, and Monte Carlo (common random numbers)")
+    print(f"{'policy':<18} {'exact':>10} {'Bayes gap':>10} {'Monte Carlo':>12} {'stderr':>8}")
+    for row in baselines:
+        print(
+            f"{row['policy']:<18} {row['exact_return']:>10.4f} {row['bayes_gap']:>10.4f}"
+            f" {row['monte_carlo_return']:>12.4f} {row['monte_carlo_stderr']:>8.4f}"
+        )
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
