@@ -15,6 +15,7 @@ the log-loss per step and the KL divergence from the Bayes predictive per step.
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -159,10 +160,8 @@ def evaluate_bandit_policy(
     random_return = float(horizon * prior_means.mean())
     v_bayes = None
     if arms == "bernoulli":
-        try:
-            v_bayes = bayes_optimal_value(n_arms, horizon, np.stack([model.alpha, model.beta], axis=1))
-        except ValueError:  # too large for an exact DP: no gap
-            v_bayes = None
+        pairs = tuple(map(tuple, np.stack([model.alpha, model.beta], axis=1).tolist()))
+        v_bayes = _bayes_value(n_arms, horizon, pairs)
     mean_return = float(total.mean())
     regret = horizon * best - total
     gap = None
@@ -184,6 +183,15 @@ def evaluate_bandit_policy(
         n_arms=n_arms,
         seed=int(seed),
     )
+
+
+@functools.lru_cache(maxsize=64)
+def _bayes_value(n_arms: int, horizon: int, prior: tuple[tuple[float, float], ...]) -> float | None:
+    """The exact DP value, computed once per problem; None where it does not fit in memory."""
+    try:
+        return bayes_optimal_value(n_arms, horizon, np.array(prior))
+    except ValueError:
+        return None
 
 
 def means_of_prior(model: ConjugateModel) -> np.ndarray:
