@@ -23,6 +23,8 @@ from bayes.bandits import (
     UCB1,
     BayesOptimalPolicy,
     BayesUCB,
+    FiniteHorizonGittinsPolicy,
+    GittinsPolicy,
     GreedyPolicy,
     RandomPolicy,
     ThompsonSampling,
@@ -48,6 +50,9 @@ def policies(horizon: int) -> dict[str, BernoulliPolicy]:
     return {
         "Bayes-optimal": BayesOptimalPolicy(2, horizon),
         "Greedy": GreedyPolicy(2),
+        "Finite-horizon Gittins": FiniteHorizonGittinsPolicy(2, horizon),
+        "Gittins (discount 0.9)": GittinsPolicy(2, discount=0.9),
+        "Gittins (discount 0.99)": GittinsPolicy(2, discount=0.99),
         "Bayes-UCB": BayesUCB(2),
         "Thompson sampling": ThompsonSampling(2),
         "UCB1": UCB1(2),
@@ -88,10 +93,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     for row in horizons:
         print(f"{row['horizon']:>8} {row['bayes_optimal']:>14.6f} {row['random']:>8.1f} {row['oracle']:>9.3f}")
     print("\nhorizon 20: exact value of each policy, and Monte Carlo (common random numbers)")
-    print(f"{'policy':<18} {'exact':>10} {'Bayes gap':>10} {'Monte Carlo':>12} {'stderr':>8}")
+    print(f"{'policy':<24} {'exact':>10} {'Bayes gap':>10} {'Monte Carlo':>12} {'stderr':>8}")
     for row in baselines:
         print(
-            f"{row['policy']:<18} {row['exact_return']:>10.4f} {row['bayes_gap']:>10.4f}"
+            f"{row['policy']:<24} {row['exact_return']:>10.4f} {row['bayes_gap']:>10.4f}"
             f" {row['monte_carlo_return']:>12.4f} {row['monte_carlo_stderr']:>8.4f}"
         )
     return 0

@@ -4,12 +4,21 @@ Every policy is a batched :class:`bayes.statemachine.StateMachine` whose output 
 probabilities, with ties broken uniformly at random:
 
 - :mod:`bayes.bandits.dp`: the exact finite-horizon Bayes-optimal policy of Bernoulli bandits;
+- :mod:`bayes.bandits.gittins`: Gittins indices of Beta arms (discounted, by calibration with a
+  stated accuracy and a disk cache, and finite-horizon) and the policies that use them;
 - :mod:`bayes.bandits.baselines`: random, greedy, Thompson sampling, UCB1, Bayes-UCB.
 """
 
 from bayes.bandits.base import BanditPolicy, BernoulliPolicy, GaussianPolicy
 from bayes.bandits.baselines import UCB1, BayesUCB, GreedyPolicy, RandomPolicy, ThompsonSampling
 from bayes.bandits.dp import BayesOptimalPolicy, BernoulliBanditDP, bayes_optimal_value
+from bayes.bandits.gittins import (
+    FiniteHorizonGittinsPolicy,
+    GittinsPolicy,
+    finite_horizon_gittins_index,
+    gittins_index,
+    gittins_table,
+)
 
 __all__ = [
     "UCB1",
@@ -18,9 +27,14 @@ __all__ = [
     "BayesUCB",
     "BernoulliBanditDP",
     "BernoulliPolicy",
+    "FiniteHorizonGittinsPolicy",
     "GaussianPolicy",
+    "GittinsPolicy",
     "GreedyPolicy",
     "RandomPolicy",
     "ThompsonSampling",
     "bayes_optimal_value",
+    "finite_horizon_gittins_index",
+    "gittins_index",
+    "gittins_table",
 ]
