@@ -24,6 +24,10 @@ import gymnasium as gym
 import numpy as np
 
 import meta_envs
+from bayes.bandits import BayesOptimalPolicy, GaussianGreedy, GreedyPolicy
+from bayes.bandits.base import sample_categorical
+from bayes.models import BetaBernoulli, NormalKnownNoise
+from bayes.predictors import BayesPredictor
 
 __all__ = ["env_table", "main", "run_demo"]
 
@@ -92,32 +96,55 @@ def _parse_set(items: Sequence[str]) -> dict[str, Any]:
     return kwargs
 
 
-def run_demo(env_id: str = "MetaBandit-v0", seed: int = 0, policy: str = "greedy", **kwargs: Any) -> float:
+POLICIES = ("bayes", "greedy", "random")
+
+
+def _demo_agent(env: gym.Env, policy: str) -> Any:
+    """The state machine that plays the demo (None: random actions)."""
+    base: meta_envs.core.MetaEnv = env.unwrapped  # type: ignore[assignment]
+    model = base.model
+    if policy == "random":
+        return None
+    if isinstance(model, BetaBernoulli) and model.batch_shape:  # Bernoulli bandit
+        prior = np.stack([model.alpha, model.beta], axis=1)
+        n_arms = len(prior)
+        return BayesOptimalPolicy(n_arms, base.horizon, prior) if policy == "bayes" else GreedyPolicy(n_arms, prior)
+    if isinstance(model, NormalKnownNoise) and model.batch_shape:  # Gaussian bandit: no exact DP, greedy
+        prior = np.stack([model.prior_mean, model.prior_std], axis=1)
+        return GaussianGreedy(len(prior), prior, model.noise_std)
+    return BayesPredictor(model)  # prediction envs: the exact Bayes predictive
+
+
+def run_demo(env_id: str = "MetaBandit-v0", seed: int = 0, policy: str = "bayes", **kwargs: Any) -> float:
     """Play one episode of ``env_id`` and print every step; returns the episode's return.
 
-    Bandits act ``greedy`` (the arm of highest posterior predictive mean, ties broken at
-    random) or ``random``; prediction envs predict with the exact Bayes predictive
-    (``greedy``) or a random action.
+    ``bayes``: the exact Bayes-optimal policy (``MetaBandit-v0``) or Bayes predictor (the
+    prediction envs); on ``MetaGaussianBandit-v0``, greedy on the posterior means. ``greedy``:
+    the arm of highest posterior mean (bandits; the Bayes predictor otherwise). ``random``:
+    uniformly random actions. Ties are broken uniformly at random.
     """
-    if policy not in ("greedy", "random"):
-        raise ValueError(f"policy must be 'greedy' or 'random', got {policy!r}")
+    if policy not in POLICIES:
+        raise ValueError(f"policy must be one of {POLICIES}, got {policy!r}")
     env = gym.make(env_id, **kwargs)
     base: meta_envs.core.MetaEnv = env.unwrapped  # type: ignore[assignment]
     rng = np.random.default_rng(seed)
     env.action_space.seed(seed)
-    _, info = env.reset(seed=seed)
+    obs, info = env.reset(seed=seed)
+    agent = _demo_agent(env, policy)
+    state = agent.initial_state(1) if agent is not None else None
     print(f"{env_id} {kwargs or ''} seed={seed} policy={policy}")
     print(f"task: {np.array2string(np.asarray(info['task']), precision=3)}")
     total, terminated = 0.0, False
     while not terminated:
-        if policy == "random":
+        if agent is None:
             action = env.action_space.sample()
-        elif isinstance(env.action_space, gym.spaces.Discrete):
-            means = base.bayes_predictive()[:, 0]
-            action = int(rng.choice(np.flatnonzero(means == means.max())))
         else:
-            action = base.bayes_predictive().astype(np.float32)
-        _, reward, terminated, _, info = env.step(action)
+            state, output = agent.step(state, obs[None].astype(np.float64))
+            if isinstance(env.action_space, gym.spaces.Discrete):
+                action = int(sample_categorical(output, rng)[0])
+            else:
+                action = output[0].astype(np.float32)
+        obs, reward, terminated, _, info = env.step(action)
         total += reward
         posterior = np.array2string(np.asarray(info["posterior"]), precision=3).replace("\n", "")
         shown = action if np.ndim(action) == 0 else np.array2string(np.asarray(action), precision=3)
@@ -137,7 +164,7 @@ def build_parser() -> argparse.ArgumentParser:
     demo = sub.add_parser("demo", help="play one episode and print the posterior at every step")
     demo.add_argument("env_id", nargs="?", default="MetaBandit-v0", choices=meta_envs.ENV_IDS)
     demo.add_argument("--seed", type=int, default=0)
-    demo.add_argument("--policy", choices=("greedy", "random"), default="greedy")
+    demo.add_argument("--policy", choices=POLICIES, default="bayes")
     demo.add_argument("--set", dest="settings", action="append", default=[], metavar="KEY=VALUE",
                       help="an environment argument, e.g. --set n_arms=3 --set 'prior=(2, 2)'")
     return parser

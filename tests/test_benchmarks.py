@@ -49,3 +49,10 @@ def test_bandit_value_tables():
     assert rows[0]["policy"] == "Bayes-optimal" and abs(rows[0]["bayes_gap"]) < 1e-12
     assert all(r["exact_return"] <= rows[0]["exact_return"] + 1e-12 for r in rows)
     assert rows[-1]["policy"] == "Random" and abs(rows[-1]["exact_return"] - 2.0) < 1e-12
+
+
+def test_gaussian_value_table_is_paired_against_gittins():
+    from benchmarks import bandit_values
+
+    rows = bandit_values.gaussian_table(horizon=3, n_episodes=200)
+    assert len(rows) == 6 and rows[0]["minus_gittins_095"] == 0.0 and rows[0]["paired_stderr"] == 0.0

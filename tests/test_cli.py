@@ -38,6 +38,21 @@ def test_demo_prints_every_step_and_the_return(capsys):
     assert lines[-1] == f"return: {sum(rewards):.4f}"
 
 
+@pytest.mark.parametrize("env_id", meta_envs.ENV_IDS)
+@pytest.mark.parametrize("policy", ["bayes", "greedy", "random"])
+def test_demo_runs_every_env_and_policy(env_id, policy, capsys):
+    assert cli.main(["demo", env_id, "--policy", policy, "--set", "horizon=4"]) == 0
+    out = capsys.readouterr().out
+    assert out.count("\nt=") == 4 and f"policy={policy}" in out
+
+
+def test_bayes_demo_on_the_bandit_is_the_bayes_optimal_policy():
+    from bayes.bandits import BayesOptimalPolicy
+
+    agent = cli._demo_agent(cli.gym.make("MetaBandit-v0", n_arms=3), "bayes")
+    assert isinstance(agent, BayesOptimalPolicy) and agent.n_arms == 3
+
+
 def test_demo_of_a_prediction_env_with_settings(capsys):
     assert cli.main(["demo", "MetaDie-v0", "--set", "n_outcomes=4", "--set", "horizon=5"]) == 0
     out = capsys.readouterr().out

@@ -6,12 +6,21 @@ probabilities, with ties broken uniformly at random:
 - :mod:`bayes.bandits.dp`: the exact finite-horizon Bayes-optimal policy of Bernoulli bandits;
 - :mod:`bayes.bandits.gittins`: Gittins indices of Beta arms (discounted, by calibration with a
   stated accuracy and a disk cache, and finite-horizon) and the policies that use them;
-- :mod:`bayes.bandits.baselines`: random, greedy, Thompson sampling, UCB1, Bayes-UCB.
+- :mod:`bayes.bandits.baselines`: random, greedy, Thompson sampling, UCB1, Bayes-UCB;
+- :mod:`bayes.bandits.gaussian`: normal arms of known noise: Thompson sampling, UCB, greedy and
+  Gittins indices.
 """
 
 from bayes.bandits.base import BanditPolicy, BernoulliPolicy, GaussianPolicy
 from bayes.bandits.baselines import UCB1, BayesUCB, GreedyPolicy, RandomPolicy, ThompsonSampling
 from bayes.bandits.dp import BayesOptimalPolicy, BernoulliBanditDP, bayes_optimal_value
+from bayes.bandits.gaussian import (
+    GaussianGittinsPolicy,
+    GaussianGreedy,
+    GaussianThompsonSampling,
+    GaussianUCB,
+    normal_gittins_index,
+)
 from bayes.bandits.gittins import (
     FiniteHorizonGittinsPolicy,
     GittinsPolicy,
@@ -28,7 +37,11 @@ __all__ = [
     "BernoulliBanditDP",
     "BernoulliPolicy",
     "FiniteHorizonGittinsPolicy",
+    "GaussianGittinsPolicy",
+    "GaussianGreedy",
     "GaussianPolicy",
+    "GaussianThompsonSampling",
+    "GaussianUCB",
     "GittinsPolicy",
     "GreedyPolicy",
     "RandomPolicy",
@@ -37,4 +50,5 @@ __all__ = [
     "finite_horizon_gittins_index",
     "gittins_index",
     "gittins_table",
+    "normal_gittins_index",
 ]
