@@ -26,6 +26,7 @@ from bayes.bandits.dp import bayes_optimal_value
 from bayes.kl import kl_divergence
 from bayes.models import BetaBernoulli, ConjugateModel, NormalKnownNoise
 from bayes.statemachine import StateMachine
+from bayes.validation import check_int
 
 __all__ = [
     "BanditEvaluation",
@@ -36,12 +37,6 @@ __all__ = [
     "evaluate_predictor",
     "prediction_observation",
 ]
-
-
-def _check_count(value: Any, name: str, minimum: int = 1) -> int:
-    if isinstance(value, (bool, np.bool_)) or not isinstance(value, (int, np.integer)) or value < minimum:
-        raise ValueError(f"{name} must be an int >= {minimum}, got {value!r}")
-    return int(value)
 
 
 def _stderr(x: np.ndarray, axis: int = 0) -> np.ndarray:
@@ -131,11 +126,10 @@ def evaluate_bandit_policy(
     an oracle that knows the task: ``horizon * max_k p_k`` (``p_k`` the arms' means). The Bayes
     gap uses the exact DP value for Bernoulli arms where it fits in memory, else it is ``None``.
     """
-    n_arms = _check_count(n_arms, "n_arms")
-    horizon = _check_count(horizon, "horizon")
-    n_episodes = _check_count(n_episodes, "n_episodes", 2)
-    if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)) or seed < 0:
-        raise ValueError(f"seed must be a non-negative int, got {seed!r}")
+    n_arms = check_int(n_arms, "n_arms", 1)
+    horizon = check_int(horizon, "horizon", 1)
+    n_episodes = check_int(n_episodes, "n_episodes", 2)
+    seed = check_int(seed, "seed", 0)
     model = _bandit_model(arms, n_arms, prior, noise_std)
     env_rng = np.random.default_rng(seed)  # the env's stream: tasks, then one variate per step
     policy_rng = np.random.default_rng([seed, 1])
@@ -265,8 +259,8 @@ def evaluate_predictor(
     ``model`` must have one task per episode (``batch_shape == ()``), as the prediction envs.
     Tasks and outcomes come from ``np.random.default_rng(seed)`` in the env's order.
     """
-    horizon = _check_count(horizon, "horizon")
-    n_episodes = _check_count(n_episodes, "n_episodes", 2)
+    horizon = check_int(horizon, "horizon", 1)
+    n_episodes = check_int(n_episodes, "n_episodes", 2)
     if getattr(model, "batch_shape", ()) != ():
         raise ValueError(f"model must describe one task per episode (batch_shape ()), got {model.batch_shape}")
     rng = np.random.default_rng(seed)

@@ -49,6 +49,8 @@ from typing import Any
 import numpy as np
 from scipy import special
 
+from bayes.validation import check_int, check_rng, finite_array, positive_array
+
 __all__ = [
     "BetaBernoulli",
     "ConjugateModel",
@@ -66,58 +68,6 @@ __all__ = [
 ]
 
 _LOG_2PI = float(np.log(2.0 * np.pi))
-
-
-# --------------------------------------------------------------------------- validation
-
-
-def finite_array(value: Any, name: str) -> np.ndarray:
-    """``value`` as a non-empty float64 array of finite numbers.
-
-    Raises ``ValueError`` naming ``name`` otherwise: for strings, booleans and other
-    non-numeric input too (``"2"`` or ``True`` is not accepted as a number).
-    """
-    try:
-        raw = np.asarray(value)
-    except (TypeError, ValueError) as exc:  # ragged nested sequences
-        raise ValueError(f"{name} must be numeric, got {value!r}") from exc
-    if raw.dtype.kind not in "fiu":
-        raise ValueError(f"{name} must be numeric, got {value!r}")
-    array = raw.astype(np.float64)
-    if array.size == 0:
-        raise ValueError(f"{name} must not be empty, got {value!r}")
-    if not np.all(np.isfinite(array)):
-        raise ValueError(f"{name} must be finite, got {value!r}")
-    return array
-
-
-def positive_array(value: Any, name: str) -> np.ndarray:
-    """``value`` as a float64 array whose entries are all finite and > 0.
-
-    Raises ``ValueError`` naming ``name`` otherwise (also for non-numeric input).
-    """
-    array = finite_array(value, name)
-    if not np.all(array > 0):
-        raise ValueError(f"{name} must be positive, got {value!r}")
-    return array
-
-
-def check_rng(rng: Any) -> np.random.Generator:
-    """Return ``rng`` if it is a ``numpy.random.Generator``, else raise ``TypeError``.
-
-    The models never fall back on numpy's global random state.
-    """
-    if not isinstance(rng, np.random.Generator):
-        raise TypeError(
-            f"rng must be a numpy.random.Generator (e.g. np.random.default_rng(seed)), got {type(rng).__name__}"
-        )
-    return rng
-
-
-def _check_size(size: Any) -> int:
-    if isinstance(size, (bool, np.bool_)) or not isinstance(size, (int, np.integer)) or size < 0:
-        raise ValueError(f"size must be a non-negative int, got {size!r}")
-    return int(size)
 
 
 # ------------------------------------------------------------- predictive log-densities
@@ -265,7 +215,7 @@ class ConjugateModel(ABC):
     # -- sufficient statistics and the posterior
     def initial_stats(self, size: int) -> np.ndarray:
         """Statistics of ``size`` episodes with nothing observed: zeros ``(size, *stats_shape)``."""
-        return np.zeros((_check_size(size), *self.stats_shape), dtype=np.float64)
+        return np.zeros((check_int(size, "size", 0), *self.stats_shape), dtype=np.float64)
 
     @abstractmethod
     def update(self, stats: np.ndarray, x: np.ndarray, arm: np.ndarray | None = None) -> np.ndarray:
@@ -484,7 +434,7 @@ class BetaBernoulli(_ScalarConjugateModel):
         Beta(1, 1) is drawn as a uniform variate; both constructions are exact and several
         times faster than ``Generator.beta``.
         """
-        shape = (_check_size(size), *self.batch_shape)
+        shape = (check_int(size, "size", 0), *self.batch_shape)
         rng = check_rng(rng)
         if np.all(self.alpha == 1.0) and np.all(self.beta == 1.0):
             return rng.random(shape)
@@ -575,7 +525,7 @@ class NormalKnownNoise(_ScalarConjugateModel):
         return self._hyper["noise_std"]
 
     def sample_task(self, rng: np.random.Generator, size: int) -> np.ndarray:
-        shape = (_check_size(size), *self.batch_shape)
+        shape = (check_int(size, "size", 0), *self.batch_shape)
         return self.prior_mean + self.prior_std * check_rng(rng).standard_normal(shape)
 
     def _draw(self, rng: np.random.Generator, task: np.ndarray, arm: np.ndarray | None) -> np.ndarray:
@@ -662,7 +612,7 @@ class GammaExponential(_ScalarConjugateModel):
         return task > 0
 
     def sample_task(self, rng: np.random.Generator, size: int) -> np.ndarray:
-        shape = (_check_size(size), *self.batch_shape)
+        shape = (check_int(size, "size", 0), *self.batch_shape)
         draws = check_rng(rng).standard_gamma(_scalar_if_constant(self.shape), size=shape) / self.rate
         # a rate that rounded to 0 (prior probability below MAX_UNDERFLOW) becomes the smallest float
         return np.maximum(draws, np.finfo(np.float64).tiny)
@@ -757,7 +707,8 @@ class DirichletCategorical(ConjugateModel):
     def sample_task(self, rng: np.random.Generator, size: int) -> np.ndarray:
         # Normalised independent Gamma(alpha_k, 1) draws: the textbook construction of a Dirichlet.
         rng = check_rng(rng)
-        g = rng.standard_gamma(_scalar_if_constant(self.concentration), size=(_check_size(size), self.n_outcomes))
+        shape = (check_int(size, "size", 0), self.n_outcomes)
+        g = rng.standard_gamma(_scalar_if_constant(self.concentration), size=shape)
         total = g.sum(axis=-1, keepdims=True)
         probs = g / np.where(total > 0, total, 1.0)
         underflow = total[:, 0] <= 0  # every gamma below the smallest float: only for tiny concentrations

@@ -13,7 +13,7 @@ from typing import Any
 import numpy as np
 from gymnasium import spaces
 
-from bayes.models import finite_array, positive_array
+from bayes.validation import check_int, finite_array, positive_array
 
 __all__ = [
     "DEFAULT_LOG_PROB_FLOOR",
@@ -45,15 +45,6 @@ MIN_FLOAT32_STD = 1e-30
 
 class InvalidActionError(ValueError):
     """An action outside the environment's action space."""
-
-
-def check_int(value: Any, name: str, minimum: int) -> int:
-    """``value`` as an int ``>= minimum``; ``ValueError`` naming ``name`` otherwise."""
-    if isinstance(value, (bool, np.bool_)) or not isinstance(value, (int, np.integer)):
-        raise ValueError(f"{name} must be an int >= {minimum}, got {value!r} ({type(value).__name__})")
-    if value < minimum:
-        raise ValueError(f"{name} must be an int >= {minimum}, got {value!r}")
-    return int(value)
 
 
 def check_log_prob_floor(value: Any) -> float:

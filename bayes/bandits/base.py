@@ -23,7 +23,8 @@ from typing import Any
 
 import numpy as np
 
-from bayes.models import NormalKnownNoise, check_rng, positive_array
+from bayes.models import NormalKnownNoise
+from bayes.validation import check_int, check_rng, positive_array
 
 __all__ = [
     "BanditPolicy",
@@ -71,14 +72,10 @@ class BanditPolicy(ABC):
     """A batched bandit policy over ``n_arms`` arms (see the module docstring)."""
 
     def __init__(self, n_arms: int) -> None:
-        if isinstance(n_arms, bool) or not isinstance(n_arms, (int, np.integer)) or n_arms < 1:
-            raise ValueError(f"n_arms must be an int >= 1, got {n_arms!r}")
-        self.n_arms = int(n_arms)
+        self.n_arms = check_int(n_arms, "n_arms", 1)
 
     def initial_state(self, batch_size: int) -> np.ndarray:
-        if isinstance(batch_size, bool) or not isinstance(batch_size, (int, np.integer)) or batch_size < 0:
-            raise ValueError(f"batch_size must be an int >= 0, got {batch_size!r}")
-        return np.zeros((int(batch_size), 2 * self.n_arms), dtype=np.float64)
+        return np.zeros((check_int(batch_size, "batch_size", 0), 2 * self.n_arms), dtype=np.float64)
 
     def update(self, state: np.ndarray, observation: np.ndarray) -> np.ndarray:
         """The statistics after ``observation`` (a new array; ``state`` is not changed)."""

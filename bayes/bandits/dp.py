@@ -33,6 +33,7 @@ from typing import Any
 import numpy as np
 
 from bayes.bandits.base import BernoulliPolicy, argmax_probabilities, check_bandit_prior
+from bayes.validation import check_int
 
 __all__ = [
     "DEFAULT_MAX_BYTES",
@@ -44,12 +45,6 @@ __all__ = [
 
 #: Memory a DP may use unless told otherwise (2 GiB).
 DEFAULT_MAX_BYTES = 2 * 1024**3
-
-
-def _check_int(value: Any, name: str, minimum: int) -> int:
-    if isinstance(value, (bool, np.bool_)) or not isinstance(value, (int, np.integer)) or value < minimum:
-        raise ValueError(f"{name} must be an int >= {minimum}, got {value!r}")
-    return int(value)
 
 
 # --------------------------------------------------------------------------- two arms
@@ -212,8 +207,8 @@ class BernoulliBanditDP:
     def __init__(
         self, n_arms: int, horizon: int, prior: Any = (1.0, 1.0), max_bytes: int = DEFAULT_MAX_BYTES
     ) -> None:
-        self.n_arms = _check_int(n_arms, "n_arms", 1)
-        self.horizon = _check_int(horizon, "horizon", 1)
+        self.n_arms = check_int(n_arms, "n_arms", 1)
+        self.horizon = check_int(horizon, "horizon", 1)
         self.prior = check_bandit_prior(prior, self.n_arms)
         symmetric = bool(np.all(self.prior == self.prior[0]))
         needed = self.table_bytes(self.n_arms, self.horizon, symmetric)
@@ -316,8 +311,8 @@ def bernoulli_policy_value(
     and :math:`V^\pi(x) = \sum_k \pi_k(x) (p_k (1 + V^\pi(x + e^s_k)) + (1 - p_k) V^\pi(x + e^f_k))`
     is solved backwards. Meant for small problems (tests, tables): ``ValueError`` past ``max_bytes``.
     """
-    n_arms = _check_int(n_arms, "n_arms", 1)
-    horizon = _check_int(horizon, "horizon", 1)
+    n_arms = check_int(n_arms, "n_arms", 1)
+    horizon = check_int(horizon, "horizon", 1)
     prior = check_bandit_prior(prior, n_arms)
     needed = BernoulliBanditDP.table_bytes(n_arms, horizon, symmetric=False) if n_arms != 2 else (
         8 * 4 * sum(_two_arm_states(t) for t in range(horizon + 1))
@@ -345,8 +340,8 @@ def bayes_optimal_value(
     other arm counts store every layer. ``ValueError`` if that exceeds ``max_bytes``, naming the
     largest horizon that fits.
     """
-    n_arms = _check_int(n_arms, "n_arms", 1)
-    horizon = _check_int(horizon, "horizon", 1)
+    n_arms = check_int(n_arms, "n_arms", 1)
+    horizon = check_int(horizon, "horizon", 1)
     prior = check_bandit_prior(prior, n_arms)
     if n_arms == 1:
         return float(horizon * prior[0, 0] / prior[0].sum())  # nothing to choose: E[p] per pull

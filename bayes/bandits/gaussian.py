@@ -36,6 +36,7 @@ from scipy import optimize, signal, special
 
 from bayes.bandits.base import GaussianPolicy, argmax_probabilities
 from bayes.models import check_rng
+from bayes.validation import check_number
 
 __all__ = [
     "GaussianGittinsPolicy",
@@ -48,13 +49,6 @@ __all__ = [
 ]
 
 _SQRT_2PI = math.sqrt(2.0 * math.pi)
-
-
-def _check_open_unit(value: Any, name: str) -> float:
-    """``value`` as a float strictly between 0 and 1, else ``ValueError`` naming ``name``."""
-    if isinstance(value, (bool, np.bool_)) or not isinstance(value, Real) or not 0.0 < float(value) < 1.0:
-        raise ValueError(f"{name} must be a number strictly between 0 and 1, got {value!r}")
-    return float(value)
 
 
 # ----------------------------------------------------------------------- Thompson sampling
@@ -264,7 +258,7 @@ def gittins_index_bounds(n_eff: float, discount: float) -> tuple[float, float]:
     :math:`-\\lambda + \\gamma\\, E[(m' - \\lambda)_+] / (1 - \\gamma) = 0`). The lower bound is
     :math:`O(1/n)` and the upper :math:`O(1/\\sqrt{n})` as :math:`n \\to \\infty`.
     """
-    return _index_bounds(_check_n_eff(n_eff), _check_open_unit(discount, "discount"))
+    return _index_bounds(_check_n_eff(n_eff), check_number(discount, "discount", 0.0, 1.0))
 
 
 def _index_bounds(n: float, discount: float) -> tuple[float, float]:
@@ -464,8 +458,8 @@ def normal_gittins_index(n_eff: float, discount: float, tol: float = 1e-6) -> fl
     not positive (or outside the supported range ``N_EFF_RANGE`` = [1e-8, 1e8]).
     """
     n = _check_n_eff(n_eff)
-    discount = _check_open_unit(discount, "discount")
-    tol = _check_open_unit(tol, "tol")
+    discount = check_number(discount, "discount", 0.0, 1.0)
+    tol = check_number(tol, "tol", 0.0, 1.0)
     return _normal_gittins_index(n, discount, tol)
 
 
@@ -493,8 +487,8 @@ class GaussianGittinsPolicy(GaussianPolicy):
         noise_std: Any = 1.0,
         tol: float = 1e-6,
     ) -> None:
-        self.discount = _check_open_unit(discount, "discount")
-        self.tol = _check_open_unit(tol, "tol")
+        self.discount = check_number(discount, "discount", 0.0, 1.0)
+        self.tol = check_number(tol, "tol", 0.0, 1.0)
         super().__init__(n_arms, prior, noise_std)
         self.prior_n_eff = (self.model.noise_std / self.model.prior_std) ** 2
         low, high = N_EFF_RANGE

@@ -81,7 +81,7 @@ from typing import Any
 import numpy as np
 
 from bayes.bandits.base import BernoulliPolicy, argmax_probabilities
-from bayes.models import finite_array, positive_array
+from bayes.validation import check_int, check_number, finite_array, positive_array
 
 __all__ = [
     "FiniteHorizonGittinsPolicy",
@@ -125,25 +125,14 @@ def _check_scalar(value: Any, name: str, positive: bool = False) -> float:
 
 
 def _check_discount(discount: Any) -> float:
-    value = _check_scalar(discount, "discount")
-    if not 0.0 < value < 1.0:
-        raise ValueError(f"discount must be in (0, 1), got {discount!r}")
-    return value
+    return check_number(discount, "discount", 0.0, 1.0)
 
 
 def _check_tol(tol: Any) -> float:
-    value = _check_scalar(tol, "tol")
-    if not 0.0 < value < 1.0:
-        raise ValueError(f"tol must be in (0, 1), got {tol!r}")
+    value = check_number(tol, "tol", 0.0, 1.0)
     if value < MIN_TOL:
         raise ValueError(f"tol must be at least {MIN_TOL:g} (float64 rounding limits the accuracy), got {tol!r}")
     return value
-
-
-def _check_int(value: Any, name: str, minimum: int) -> int:
-    if isinstance(value, (bool, np.bool_)) or not isinstance(value, (int, np.integer)) or value < minimum:
-        raise ValueError(f"{name} must be an int >= {minimum}, got {value!r}")
-    return int(value)
 
 
 def _check_prior(prior: Any) -> tuple[float, float]:
@@ -530,7 +519,7 @@ def gittins_table(
     :data:`MAX_LATTICE_BYTES` (naming the smallest ``tol`` that fits).
     """
     discount = _check_discount(discount)
-    max_count = _check_int(max_count, "max_count", 0)
+    max_count = check_int(max_count, "max_count", 0)
     tol = _check_tol(tol)
     pair = _check_prior(prior)
     return _table(discount, max_count, tol, pair, bool(cache)).copy()
@@ -630,7 +619,7 @@ def finite_horizon_gittins_index(alpha: float, beta: float, remaining: int, tol:
     """
     alpha = _check_scalar(alpha, "alpha", positive=True)
     beta = _check_scalar(beta, "beta", positive=True)
-    remaining = _check_int(remaining, "remaining", 1)
+    remaining = check_int(remaining, "remaining", 1)
     tol = _check_tol(tol)
     if _lattice_bytes(remaining) > MAX_LATTICE_BYTES:
         raise ValueError(
@@ -704,7 +693,7 @@ class FiniteHorizonGittinsPolicy(BernoulliPolicy):
 
     def __init__(self, n_arms: int = 2, horizon: int = 20, prior: Any = (1.0, 1.0), tol: float = 1e-9) -> None:
         super().__init__(n_arms, prior)
-        self.horizon = _check_int(horizon, "horizon", 1)
+        self.horizon = check_int(horizon, "horizon", 1)
         self.tol = _check_tol(tol)
         if _lattice_bytes(self.horizon) > MAX_LATTICE_BYTES:
             raise ValueError(f"horizon={self.horizon} is too long for the finite-horizon calibration lattice")
