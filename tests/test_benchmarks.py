@@ -3,6 +3,7 @@
 import json
 
 import gymnasium as gym
+import pytest
 
 import meta_envs  # noqa: F401
 from benchmarks import throughput
@@ -56,3 +57,14 @@ def test_gaussian_value_table_is_paired_against_gittins():
 
     rows = bandit_values.gaussian_table(horizon=3, n_episodes=200)
     assert len(rows) == 6 and rows[0]["minus_gittins_095"] == 0.0 and rows[0]["paired_stderr"] == 0.0
+
+
+def test_predictor_training_benchmark_runs(tmp_path, capsys):
+    pytest.importorskip("torch")
+    from benchmarks import predictor_training
+
+    code = predictor_training.main(["--seconds", "0.3", "--episodes", "100", "--out", str(tmp_path), "--json"])
+    assert code == 0
+    rows = json.loads(capsys.readouterr().out)
+    assert [r["env"] for r in rows] == ["MetaCoin-v0", "MetaDie-v0", "MetaGaussian-v0", "MetaExponential-v0"]
+    assert all(r["mean_kl_h20"] >= 0 and r["train_seconds"] < 5 for r in rows)

@@ -1,0 +1,101 @@
+"""Supervised LSTM predictors: they learn, save and load exactly, resume, and adapt as state machines."""
+
+import json
+
+import gymnasium as gym
+import numpy as np
+import pytest
+
+torch = pytest.importorskip("torch")
+
+import meta_envs  # noqa: E402, F401
+from agents.predictor import (  # noqa: E402
+    LSTMPredictor,
+    PredictorConfig,
+    PredictorMachine,
+    _batch,
+    load_predictor,
+    train_predictor,
+)
+from bayes.evaluate import evaluate_predictor  # noqa: E402
+from bayes.statemachine import StateMachine  # noqa: E402
+
+
+def quiet(_message):
+    pass
+
+
+@pytest.fixture(autouse=True)
+def _one_thread():
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)
+
+
+@pytest.mark.parametrize("env_id", ["MetaCoin-v0", "MetaDie-v0", "MetaGaussian-v0", "MetaExponential-v0"])
+def test_a_short_run_brings_the_kl_down(env_id, tmp_path):
+    config = PredictorConfig(env_id=env_id, steps=300, eval_every=300, eval_episodes=1000, hidden_size=32)
+    model = gym.make(env_id).unwrapped.model
+    torch.manual_seed(0)
+    untrained = evaluate_predictor(PredictorMachine(LSTMPredictor(model, 32)), model, 20, 1000, seed=1).mean_kl
+    result = train_predictor(config, tmp_path, log=quiet)
+    trained = result["history"][-1]["mean_kl"]
+    assert trained < untrained / 3, (untrained, trained)
+    assert (tmp_path / "checkpoint.pt").exists() and list((tmp_path / "tb").iterdir())
+
+
+def test_the_adapter_steps_like_the_network_and_save_load_is_exact(tmp_path):
+    config = PredictorConfig(env_id="MetaDie-v0", steps=20, eval_every=20, eval_episodes=100, hidden_size=16)
+    train_predictor(config, tmp_path, log=quiet)
+    machine, loaded_config = load_predictor(tmp_path)
+    assert isinstance(machine, StateMachine) and loaded_config == config
+    model = gym.make("MetaDie-v0").unwrapped.model
+    obs, _ = _batch(model, 20, 5, np.random.default_rng(0))
+    with torch.no_grad():
+        raw, _ = machine.network(torch.from_numpy(obs))
+        whole = machine.network.params(raw).numpy()
+    state = machine.initial_state(5)
+    for t in range(20):
+        state, output = machine.step(state, obs[t])
+        np.testing.assert_allclose(output, whole[t], rtol=1e-5, atol=1e-6)
+    # a second load gives the same outputs
+    again, _ = load_predictor(tmp_path)
+    _, out_a = machine.step(machine.initial_state(5), obs[0])
+    _, out_b = again.step(again.initial_state(5), obs[0])
+    np.testing.assert_array_equal(out_a, out_b)
+
+
+def test_an_interrupted_run_resumes_to_the_same_weights(tmp_path):
+    straight = PredictorConfig(env_id="MetaCoin-v0", steps=40, eval_every=20, eval_episodes=100, hidden_size=8)
+    train_predictor(straight, tmp_path / "straight", log=quiet)
+    first = PredictorConfig(env_id="MetaCoin-v0", steps=20, eval_every=20, eval_episodes=100, hidden_size=8)
+    train_predictor(first, tmp_path / "resumed", log=quiet)
+    messages = []
+    train_predictor(straight, tmp_path / "resumed", log=messages.append)
+    assert any("resumed" in m and "step 20" in m for m in messages)
+    a = torch.load(tmp_path / "straight" / "checkpoint.pt", weights_only=True)["network"]
+    b = torch.load(tmp_path / "resumed" / "checkpoint.pt", weights_only=True)["network"]
+    for key in a:
+        torch.testing.assert_close(a[key], b[key])
+
+
+def test_bad_input(tmp_path):
+    with pytest.raises(ValueError, match="prediction env"):
+        train_predictor(PredictorConfig(env_id="MetaBandit-v0"), tmp_path / "a", log=quiet)
+    with pytest.raises(ValueError, match="hidden_size"):
+        train_predictor(PredictorConfig(hidden_size=0), tmp_path / "b", log=quiet)
+    with pytest.raises(ValueError, match="horizon"):
+        train_predictor(PredictorConfig(env_kwargs={"horizon": 0}), tmp_path / "c", log=quiet)
+    run = tmp_path / "d"
+    train_predictor(PredictorConfig(steps=2, eval_every=2, eval_episodes=10, hidden_size=4), run, log=quiet)
+    with pytest.raises(ValueError, match="another configuration"):
+        train_predictor(PredictorConfig(steps=2, hidden_size=8), run, log=quiet)
+    (run / "checkpoint.pt").write_bytes(b"not a checkpoint")
+    with pytest.raises(ValueError, match="readable predictor run"):
+        load_predictor(run)
+    with pytest.raises(ValueError, match="readable predictor run"):
+        load_predictor(tmp_path / "missing")
+    (run / "config.json").write_text(json.dumps({"env_id": "MetaCoin-v0", "nonsense": 1}))
+    with pytest.raises(ValueError, match="readable predictor run"):
+        load_predictor(run)
