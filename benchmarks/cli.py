@@ -3,10 +3,14 @@
 Subcommands::
 
     meta-bayes envs [--json]                       the registered environments and their defaults
-    meta-bayes demo [ENV_ID] [--seed S] [--policy greedy|random] [--set KEY=VALUE ...]
+    meta-bayes demo [ENV_ID] [--seed S] [--policy bayes|greedy|random] [--set KEY=VALUE ...]
                                                    one episode, step by step, with the posterior
+    meta-bayes train ENV_ID --algo supervised --out DIR [--timesteps N] [--seed S]
+                                                   meta-train an LSTM predictor (prediction envs)
+    meta-bayes evaluate DIR [--episodes N] [--horizon T] [--json]
+                                                   KL to the Bayes predictor per step, log-loss
 
-Later subcommands (train, evaluate, simulate, reproduce) are added by their modules.
+RecurrentPPO training of bandit agents, simulate and reproduce come with their issues.
 """
 
 from __future__ import annotations
@@ -167,7 +171,69 @@ def build_parser() -> argparse.ArgumentParser:
     demo.add_argument("--policy", choices=POLICIES, default="bayes")
     demo.add_argument("--set", dest="settings", action="append", default=[], metavar="KEY=VALUE",
                       help="an environment argument, e.g. --set n_arms=3 --set 'prior=(2, 2)'")
+    train = sub.add_parser("train", help="meta-train an agent on an env and write it to a folder")
+    train.add_argument("env_id", choices=meta_envs.ENV_IDS)
+    train.add_argument("--algo", choices=("supervised", "recurrent-ppo"), required=True)
+    train.add_argument("--timesteps", type=int, default=None,
+                       help="env steps (predictions) to train on; default: the preset's own budget")
+    train.add_argument("--seed", type=int, default=0)
+    train.add_argument("--out", required=True, help="the run's folder (config, checkpoint, TensorBoard logs)")
+    train.add_argument("--set", dest="settings", action="append", default=[], metavar="KEY=VALUE",
+                       help="an environment argument, as for demo")
+    evaluate = sub.add_parser("evaluate", help="evaluate a trained agent against the Bayes-optimal one")
+    evaluate.add_argument("run_dir")
+    evaluate.add_argument("--episodes", type=int, default=20_000)
+    evaluate.add_argument("--horizon", type=int, default=None, help="default: the trained horizon")
+    evaluate.add_argument("--seed", type=int, default=0)
+    evaluate.add_argument("--json", action="store_true", help="print one JSON object")
     return parser
+
+
+#: The supervised preset: at most two minutes of training on this machine (issue 4's budget).
+SUPERVISED_PRESET = {"hidden_size": 64, "batch_size": 256, "learning_rate": 3e-3, "max_seconds": 120.0}
+
+
+def run_train(env_id: str, algo: str, out: str, timesteps: int | None, seed: int, **env_kwargs: Any) -> None:
+    """``meta-bayes train``: for now the supervised predictors of the prediction envs."""
+    if algo == "recurrent-ppo":
+        raise ValueError("--algo recurrent-ppo is not available yet (the RecurrentPPO pipeline of issue 4)")
+    from agents.predictor import PREDICTION_ENVS, PredictorConfig, train_predictor
+
+    if env_id not in PREDICTION_ENVS:
+        raise ValueError(f"--algo supervised trains predictors: env_id must be one of {PREDICTION_ENVS}, got {env_id}")
+    horizon = int(gym.make(env_id, **env_kwargs).unwrapped.horizon)
+    batch = SUPERVISED_PRESET["batch_size"]
+    steps = 1_000_000 if timesteps is None else max(1, -(-timesteps // (batch * horizon)))
+    config = PredictorConfig(
+        env_id=env_id, env_kwargs=env_kwargs, steps=steps, seed=seed,
+        hidden_size=int(SUPERVISED_PRESET["hidden_size"]), batch_size=int(batch),
+        learning_rate=float(SUPERVISED_PRESET["learning_rate"]),
+        max_seconds=SUPERVISED_PRESET["max_seconds"] if timesteps is None else None,
+        eval_every=min(500, steps),
+    )
+    result = train_predictor(config, out, log=lambda message: print(message, file=sys.stderr))
+    print(f"trained {env_id} for {result['seconds']:.1f} s; the run is in {out}", file=sys.stderr)
+
+
+def run_evaluate(run_dir: str, episodes: int, horizon: int | None, seed: int) -> dict[str, Any]:
+    """``meta-bayes evaluate``: the JSON summary of a trained run against the Bayes agent."""
+    from agents.predictor import load_predictor
+    from bayes.evaluate import evaluate_predictor
+
+    machine, config = load_predictor(run_dir)
+    env = gym.make(config.env_id, **config.env_kwargs).unwrapped
+    result = evaluate_predictor(machine, env.model, horizon or env.horizon, episodes, seed)
+    return {
+        "env_id": config.env_id,
+        "horizon": result.horizon,
+        "episodes": episodes,
+        "mean_kl": result.mean_kl,
+        "mean_kl_stderr": result.mean_kl_stderr,
+        "kl_per_step": result.kl.tolist(),
+        "log_loss": result.total_log_loss,
+        "log_loss_stderr": result.total_log_loss_stderr,
+        "bayes_log_loss": float(result.bayes_log_loss.sum()),
+    }
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -178,6 +244,16 @@ def main(argv: Sequence[str] | None = None) -> int:
             _print_envs(args.json)
         elif args.command == "demo":
             run_demo(args.env_id, seed=args.seed, policy=args.policy, **_parse_set(args.settings))
+        elif args.command == "train":
+            run_train(args.env_id, args.algo, args.out, args.timesteps, args.seed, **_parse_set(args.settings))
+        elif args.command == "evaluate":
+            summary = run_evaluate(args.run_dir, args.episodes, args.horizon, args.seed)
+            if args.json:
+                print(json.dumps(summary))
+            else:
+                print(f"{summary['env_id']} horizon {summary['horizon']}: mean KL to Bayes {summary['mean_kl']:.5f}"
+                      f" ± {summary['mean_kl_stderr']:.5f}; log-loss {summary['log_loss']:.4f}"
+                      f" (Bayes {summary['bayes_log_loss']:.4f})")
     except (ValueError, TypeError) as exc:
         print(f"meta-bayes: error: {exc}", file=sys.stderr)
         return 2

@@ -73,3 +73,30 @@ def test_console_script_is_installed():
     command = [exe] if exe else [sys.executable, "-m", "benchmarks.cli"]
     result = subprocess.run([*command, "envs"], capture_output=True, text=True, check=True, timeout=120)
     assert "MetaBandit-v0" in result.stdout
+
+
+def test_train_and_evaluate_a_predictor(tmp_path, capsys):
+    pytest.importorskip("torch")
+    run = str(tmp_path / "coin")
+    assert cli.main(["train", "MetaCoin-v0", "--algo", "supervised", "--timesteps", "10240", "--out", run]) == 0
+    capsys.readouterr()
+    assert cli.main(["evaluate", run, "--episodes", "200", "--horizon", "30", "--json"]) == 0
+    summary = json.loads(capsys.readouterr().out)
+    assert summary["env_id"] == "MetaCoin-v0" and summary["horizon"] == 30
+    assert len(summary["kl_per_step"]) == 30 and summary["mean_kl"] >= 0
+    assert summary["log_loss"] >= summary["bayes_log_loss"] - 5 * summary["log_loss_stderr"]
+
+
+@pytest.mark.parametrize(
+    ("argv", "message"),
+    [
+        (["train", "MetaBandit-v0", "--algo", "supervised", "--out", "x"], "trains predictors"),
+        (["train", "MetaBandit-v0", "--algo", "recurrent-ppo", "--out", "x"], "not available yet"),
+        (["train", "MetaCoin-v0", "--algo", "supervised", "--out", "x", "--set", "horizon=0"], "horizon"),
+        (["evaluate", "no/such/run"], "readable predictor run"),
+    ],
+)
+def test_train_and_evaluate_bad_input(argv, message, capsys, tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    assert cli.main(argv) == 2
+    assert message in capsys.readouterr().err
