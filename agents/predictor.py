@@ -23,6 +23,12 @@ with ``m0, s0`` the prior predictive's mean and std and ``a0, b0`` the prior's s
 the observed outcome is standardised the same way before it enters the LSTM (``(x - m0)/s0``
 for normal outcomes, ``log1p(x b0)`` for exponential ones). Exponents are clamped to [-30, 30].
 
+The elapsed fraction ``t / horizon`` of the observation is left out by default
+(``use_time_input=False``). Measured on ``MetaCoin-v0`` after 60 s of training each (3,250
+steps): mean KL per step 0.00009 without it against 0.00087 with it at the trained horizon 20,
+and 0.0036 against 0.0076 at horizon 100, where ``t / 100`` takes values never seen in training.
+The Bayes predictor needs no clock: its sufficient statistics count the outcomes.
+
 Checkpoints (``checkpoint.pt``) hold tensors and plain numbers only and load with
 ``torch.load(weights_only=True)``: no pickled code runs when a checkpoint is read.
 """
@@ -68,6 +74,9 @@ class PredictorConfig:
     eval_every: int = 500
     eval_episodes: int = 2000
     max_seconds: float | None = None  #: stop (with a checkpoint) once training has taken this long
+    #: feed the elapsed fraction t / horizon to the LSTM (off: the Bayes predictor needs no clock,
+    #: and without it the network generalises to longer horizons; see the module docstring)
+    use_time_input: bool = False
 
     def validate(self) -> None:
         if self.env_id not in PREDICTION_ENVS:
@@ -90,8 +99,9 @@ def _env_model(config: PredictorConfig) -> tuple[ConjugateModel, int]:
 class LSTMPredictor(nn.Module):
     """An LSTM over env observations with a head in the family of ``model``'s Bayes predictive."""
 
-    def __init__(self, model: ConjugateModel, hidden_size: int = 64) -> None:
+    def __init__(self, model: ConjugateModel, hidden_size: int = 64, use_time_input: bool = False) -> None:
         super().__init__()
+        self.use_time_input = bool(use_time_input)
         self.family = model.family
         self.categorical = isinstance(model, DirichletCategorical)
         self.obs_size = model.predictive_shape[-1] + 1 if self.categorical else 3
@@ -105,10 +115,12 @@ class LSTMPredictor(nn.Module):
             loc, scale = float(model.shape), float(model.rate)
         self.register_buffer("loc", torch.tensor(loc, dtype=torch.float32))
         self.register_buffer("scale", torch.tensor(scale, dtype=torch.float32))
-        self.lstm = nn.LSTM(self.obs_size, hidden_size)
+        self.lstm = nn.LSTM(self.obs_size if self.use_time_input else self.obs_size - 1, hidden_size)
         self.head = nn.Linear(hidden_size, self.n_raw)
 
     def _features(self, obs: torch.Tensor) -> torch.Tensor:
+        if not self.use_time_input:
+            obs = obs[..., :-1]  # the elapsed fraction is the last entry of every observation
         if self.family == "normal-known-noise":
             x = (obs[..., :1] - self.loc) / self.scale * obs[..., 1:2]
             return torch.cat([x, obs[..., 1:]], dim=-1)
@@ -221,7 +233,7 @@ def train_predictor(config: PredictorConfig, out_dir: str | os.PathLike[str], re
     config_path.write_text(json.dumps(current, indent=2))
     torch.manual_seed(config.seed)
     rng = np.random.default_rng(config.seed)
-    network = LSTMPredictor(model, config.hidden_size)
+    network = LSTMPredictor(model, config.hidden_size, config.use_time_input)
     optimizer = torch.optim.Adam(network.parameters(), lr=config.learning_rate)
     step, history = 0, []
     checkpoint = out / "checkpoint.pt"
@@ -272,7 +284,7 @@ def load_predictor(out_dir: str | os.PathLike[str]) -> tuple[PredictorMachine, P
         config.validate()
         saved = torch.load(out / "checkpoint.pt", weights_only=True)
         model, _ = _env_model(config)
-        network = LSTMPredictor(model, config.hidden_size)
+        network = LSTMPredictor(model, config.hidden_size, config.use_time_input)
         network.load_state_dict(saved["network"])
     except (OSError, ValueError, TypeError, KeyError, RuntimeError, EOFError, pickle.UnpicklingError) as exc:
         raise ValueError(f"{out} does not hold a readable predictor run: {exc}") from exc

@@ -80,6 +80,22 @@ def test_an_interrupted_run_resumes_to_the_same_weights(tmp_path):
         torch.testing.assert_close(a[key], b[key])
 
 
+def test_the_clock_input_is_optional(tmp_path):
+    config = PredictorConfig(env_id="MetaGaussian-v0", steps=3, eval_every=3, eval_episodes=50, hidden_size=8,
+                             use_time_input=True)
+    train_predictor(config, tmp_path, log=quiet)
+    machine, loaded = load_predictor(tmp_path)
+    assert loaded.use_time_input and machine.network.lstm.input_size == 3
+    obs = np.zeros((2, 3))
+    obs[1, -1] = 0.5  # only the clock differs
+    _, output = machine.step(machine.initial_state(2), obs)
+    assert not np.allclose(output[0], output[1])
+    plain = LSTMPredictor(gym.make("MetaGaussian-v0").unwrapped.model, 8)
+    assert plain.lstm.input_size == 2
+    _, output = PredictorMachine(plain).step(np.zeros((2, 16)), obs)
+    np.testing.assert_array_equal(output[0], output[1])
+
+
 def test_bad_input(tmp_path):
     with pytest.raises(ValueError, match="prediction env"):
         train_predictor(PredictorConfig(env_id="MetaBandit-v0"), tmp_path / "a", log=quiet)
