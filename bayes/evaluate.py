@@ -21,7 +21,7 @@ from typing import Any
 
 import numpy as np
 
-from bayes.bandits.base import BanditPolicy, check_bandit_prior, sample_categorical
+from bayes.bandits.base import BanditPolicy, check_bandit_prior, normal_arms_model, sample_categorical
 from bayes.bandits.dp import bayes_optimal_value
 from bayes.kl import kl_divergence
 from bayes.models import BetaBernoulli, ConjugateModel, NormalKnownNoise
@@ -87,13 +87,7 @@ def _bandit_model(arms: str, n_arms: int, prior: Any, noise_std: Any) -> Conjuga
         pairs = check_bandit_prior(prior, n_arms)
         return BetaBernoulli(pairs[:, 0], pairs[:, 1])
     if arms == "gaussian":
-        pairs = np.asarray(prior, dtype=np.float64)
-        if pairs.shape == (2,):
-            pairs = np.tile(pairs, (n_arms, 1))
-        if pairs.shape != (n_arms, 2):
-            raise ValueError(f"prior must be one (mean, std) pair or one per arm, got shape {pairs.shape}")
-        noise = np.broadcast_to(np.asarray(noise_std, dtype=np.float64), (n_arms,))
-        return NormalKnownNoise(pairs[:, 0], pairs[:, 1], noise)
+        return normal_arms_model(n_arms, prior, noise_std)
     raise ValueError(f"arms must be 'bernoulli' or 'gaussian', got {arms!r}")
 
 

@@ -90,6 +90,10 @@ def test_gaussian_arms():
         ({"arms": "poisson"}, "arms"),
         ({"prior": (0.0, 1.0)}, "prior"),
         ({"n_arms": 0}, "n_arms"),
+        ({"arms": "gaussian", "noise_std": [1.0, 2.0, 3.0]}, "noise_std"),
+        ({"arms": "gaussian", "noise_std": 0.0}, "noise_std"),
+        ({"arms": "gaussian", "prior": "wide"}, "prior"),
+        ({"arms": "gaussian", "prior": [[0, 1]] * 3}, "prior"),
     ],
 )
 def test_bad_input(kwargs, message):

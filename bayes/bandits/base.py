@@ -24,7 +24,7 @@ from typing import Any
 import numpy as np
 
 from bayes.models import NormalKnownNoise
-from bayes.validation import check_int, check_rng, positive_array
+from bayes.validation import check_int, check_rng, finite_array, positive_array
 
 __all__ = [
     "BanditPolicy",
@@ -32,6 +32,7 @@ __all__ = [
     "GaussianPolicy",
     "argmax_probabilities",
     "check_bandit_prior",
+    "normal_arms_model",
     "sample_categorical",
 ]
 
@@ -66,6 +67,20 @@ def check_bandit_prior(prior: Any, n_arms: int) -> np.ndarray:
             f"prior must be one (alpha, beta) pair or one pair per arm (shape ({n_arms}, 2)), got shape {array.shape}"
         )
     return array
+
+
+def normal_arms_model(n_arms: int, prior: Any, noise_std: Any) -> NormalKnownNoise:
+    """Normal arms of known noise: ``prior`` one ``(mean, std)`` pair or one per arm, ``noise_std``
+    one number or one per arm; ``ValueError`` naming the argument otherwise."""
+    pairs = finite_array(prior, "prior")
+    if pairs.shape == (2,):
+        pairs = np.tile(pairs, (n_arms, 1))
+    if pairs.shape != (n_arms, 2):
+        raise ValueError(f"prior must be one (mean, std) pair or one per arm (shape ({n_arms}, 2)), got {pairs.shape}")
+    noise = positive_array(noise_std, "noise_std")
+    if noise.shape not in ((), (n_arms,)):
+        raise ValueError(f"noise_std must be one number or one per arm (shape ({n_arms},)), got {noise.shape}")
+    return NormalKnownNoise(pairs[:, 0], pairs[:, 1], np.broadcast_to(noise, (n_arms,)))  # validates the rest
 
 
 class BanditPolicy(ABC):
@@ -143,13 +158,7 @@ class GaussianPolicy(BanditPolicy):
 
     def __init__(self, n_arms: int = 2, prior: Any = (0.0, 1.0), noise_std: Any = 1.0) -> None:
         super().__init__(n_arms)
-        pairs = np.asarray(prior, dtype=np.float64)
-        if pairs.shape == (2,):
-            pairs = np.tile(pairs, (self.n_arms, 1))
-        if pairs.shape != (self.n_arms, 2):
-            raise ValueError(f"prior must be one (mean, std) pair or one per arm, got shape {pairs.shape}")
-        noise = np.broadcast_to(np.asarray(noise_std, dtype=np.float64), (self.n_arms,))
-        self.model = NormalKnownNoise(pairs[:, 0], pairs[:, 1], noise)  # validates every number
+        self.model = normal_arms_model(self.n_arms, prior, noise_std)
 
     def _increments(self, pulled: np.ndarray, reward: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         return pulled, pulled * reward
