@@ -12,7 +12,15 @@ from typing import Any
 
 import numpy as np
 
-__all__ = ["check_int", "check_number", "check_rng", "finite_array", "positive_array"]
+__all__ = [
+    "check_int",
+    "check_number",
+    "check_rng",
+    "finite_array",
+    "per_arm_pairs",
+    "per_arm_values",
+    "positive_array",
+]
 
 
 def check_int(value: Any, name: str, minimum: int) -> int:
@@ -78,3 +86,39 @@ def check_rng(rng: Any) -> np.random.Generator:
             f"rng must be a numpy.random.Generator (e.g. np.random.default_rng(seed)), got {type(rng).__name__}"
         )
     return rng
+
+
+def per_arm_pairs(
+    value: Any, n_arms: int | None, name: str, labels: tuple[str, str], positive: tuple[bool, bool]
+) -> np.ndarray:
+    """A prior given as one pair for all arms or one pair per arm, as a ``(n_arms, 2)`` array.
+
+    With ``n_arms=None`` only a single pair is accepted (returned as ``(1, 2)``). ``labels``
+    name the two entries in error messages; ``positive[i]`` says whether entry ``i`` must be
+    > 0 (otherwise it must only be finite).
+    """
+    pair_text = f"({labels[0]}, {labels[1]})"
+    array = finite_array(value, name)
+    if array.shape == (2,):
+        array = array[None, :] if n_arms is None else np.broadcast_to(array, (n_arms, 2))
+    elif n_arms is None:
+        raise ValueError(f"{name} must be one {pair_text} pair (shape (2,)), got shape {array.shape}")
+    elif array.shape != (n_arms, 2):
+        raise ValueError(
+            f"{name} must be one {pair_text} pair (shape (2,)) or one pair per arm "
+            f"(shape ({n_arms}, 2)), got shape {array.shape}"
+        )
+    for i, label in enumerate(labels):
+        if positive[i] and not np.all(array[:, i] > 0):
+            raise ValueError(f"{name}: {label} must be positive, got {value!r}")
+    return np.array(array)
+
+
+def per_arm_values(value: Any, n_arms: int, name: str) -> np.ndarray:
+    """A positive number for all arms or one per arm, as a ``(n_arms,)`` array."""
+    array = positive_array(value, name)
+    if array.shape == ():
+        return np.full(n_arms, float(array))
+    if array.shape != (n_arms,):
+        raise ValueError(f"{name} must be a number or one number per arm (shape ({n_arms},)), got shape {array.shape}")
+    return array

@@ -13,7 +13,7 @@ from typing import Any
 import numpy as np
 from gymnasium import spaces
 
-from bayes.validation import check_int, finite_array, positive_array
+from bayes.validation import check_int, finite_array, per_arm_pairs, per_arm_values
 
 __all__ = [
     "DEFAULT_LOG_PROB_FLOOR",
@@ -58,32 +58,6 @@ def check_log_prob_floor(value: Any) -> float:
     return floor
 
 
-def per_arm_pairs(
-    value: Any, n_arms: int | None, name: str, labels: tuple[str, str], positive: tuple[bool, bool]
-) -> np.ndarray:
-    """A prior given as one pair for all arms or one pair per arm, as a ``(n_arms, 2)`` array.
-
-    With ``n_arms=None`` only a single pair is accepted (returned as ``(1, 2)``). ``labels``
-    name the two entries in error messages; ``positive[i]`` says whether entry ``i`` must be
-    > 0 (otherwise it must only be finite).
-    """
-    pair_text = f"({labels[0]}, {labels[1]})"
-    array = finite_array(value, name)
-    if array.shape == (2,):
-        array = array[None, :] if n_arms is None else np.broadcast_to(array, (n_arms, 2))
-    elif n_arms is None:
-        raise ValueError(f"{name} must be one {pair_text} pair (shape (2,)), got shape {array.shape}")
-    elif array.shape != (n_arms, 2):
-        raise ValueError(
-            f"{name} must be one {pair_text} pair (shape (2,)) or one pair per arm "
-            f"(shape ({n_arms}, 2)), got shape {array.shape}"
-        )
-    for i, label in enumerate(labels):
-        if positive[i] and not np.all(array[:, i] > 0):
-            raise ValueError(f"{name}: {label} must be positive, got {value!r}")
-    return np.array(array)
-
-
 def check_pair(value: Any, name: str, labels: tuple[str, str], positive: tuple[bool, bool]) -> tuple[float, float]:
     """A prior given as one pair of numbers, e.g. ``(alpha, beta)``; see :func:`per_arm_pairs`."""
     pair = per_arm_pairs(value, None, name, labels, positive)[0]
@@ -108,16 +82,6 @@ def check_normal_fits_float32(prior_mean: np.ndarray, prior_std: np.ndarray, noi
             f"prior and noise_std put outcomes beyond what float32 observations hold: |mean| + "
             f"{NORMAL_SPAN:g} * (prior std + noise_std) = {float(np.max(reach)):.3g} > {ACTION_LIMIT:.3g}"
         )
-
-
-def per_arm_values(value: Any, n_arms: int, name: str) -> np.ndarray:
-    """A positive number for all arms or one per arm, as a ``(n_arms,)`` array."""
-    array = positive_array(value, name)
-    if array.shape == ():
-        return np.full(n_arms, float(array))
-    if array.shape != (n_arms,):
-        raise ValueError(f"{name} must be a number or one number per arm (shape ({n_arms},)), got shape {array.shape}")
-    return array
 
 
 def _space_text(space: spaces.Space) -> str:

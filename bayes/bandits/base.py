@@ -24,7 +24,7 @@ from typing import Any
 import numpy as np
 
 from bayes.models import NormalKnownNoise
-from bayes.validation import check_int, check_rng, finite_array, positive_array
+from bayes.validation import check_int, check_rng, per_arm_pairs, per_arm_values
 
 __all__ = [
     "BanditPolicy",
@@ -59,28 +59,15 @@ def sample_categorical(probs: np.ndarray, rng: np.random.Generator) -> np.ndarra
 
 def check_bandit_prior(prior: Any, n_arms: int) -> np.ndarray:
     """``prior`` as a ``(n_arms, 2)`` array of Beta parameters: one pair, or one pair per arm."""
-    array = positive_array(prior, "prior")
-    if array.shape == (2,):
-        return np.tile(array, (n_arms, 1))
-    if array.shape != (n_arms, 2):
-        raise ValueError(
-            f"prior must be one (alpha, beta) pair or one pair per arm (shape ({n_arms}, 2)), got shape {array.shape}"
-        )
-    return array
+    return per_arm_pairs(prior, n_arms, "prior", ("alpha", "beta"), positive=(True, True))
 
 
 def normal_arms_model(n_arms: int, prior: Any, noise_std: Any) -> NormalKnownNoise:
     """Normal arms of known noise: ``prior`` one ``(mean, std)`` pair or one per arm, ``noise_std``
     one number or one per arm; ``ValueError`` naming the argument otherwise."""
-    pairs = finite_array(prior, "prior")
-    if pairs.shape == (2,):
-        pairs = np.tile(pairs, (n_arms, 1))
-    if pairs.shape != (n_arms, 2):
-        raise ValueError(f"prior must be one (mean, std) pair or one per arm (shape ({n_arms}, 2)), got {pairs.shape}")
-    noise = positive_array(noise_std, "noise_std")
-    if noise.shape not in ((), (n_arms,)):
-        raise ValueError(f"noise_std must be one number or one per arm (shape ({n_arms},)), got {noise.shape}")
-    return NormalKnownNoise(pairs[:, 0], pairs[:, 1], np.broadcast_to(noise, (n_arms,)))  # validates the rest
+    pairs = per_arm_pairs(prior, n_arms, "prior", ("mean", "std"), positive=(False, True))
+    noise = per_arm_values(noise_std, n_arms, "noise_std")
+    return NormalKnownNoise(pairs[:, 0], pairs[:, 1], noise)  # validates the ranges
 
 
 class BanditPolicy(ABC):
