@@ -1,6 +1,15 @@
 """Meta-trained agents (torch, stable-baselines3, sb3-contrib).
 
-Coming with the agents issue: meta-training of sb3-contrib RecurrentPPO on the bandit envs,
-supervised LSTM predictors for the prediction envs, and the StateMachine adapters of trained
-networks. This package may import ``bayes`` and ``meta_envs``, never ``benchmarks``.
+- :mod:`agents.recurrent_ppo`: sb3-contrib RecurrentPPO on the bandit envs: tuned presets,
+  an entropy schedule, the Bayes gap in TensorBoard, checkpoints, resume, and
+  :class:`~agents.recurrent_ppo.RecurrentPPOMachine`, the policy as a state machine;
+- :mod:`agents.vec_env`: an SB3 ``VecEnv`` over the native vector envs;
+- :mod:`agents.predictor`: supervised LSTM predictors for the prediction envs and their
+  state-machine adapter;
+- :mod:`agents.rollouts`: batched rollouts of any state machine that record observations,
+  states, outputs, actions, rewards and the Bayes posterior;
+- :mod:`agents.runs`: what a run folder holds, and its agent as a state machine.
+
+This package may import ``bayes`` and ``meta_envs``, never ``benchmarks``. Its submodules are
+imported on demand, so ``import agents`` alone does not load torch.
 """

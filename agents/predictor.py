@@ -66,6 +66,7 @@ class PredictorConfig:
 
     env_id: str = "MetaCoin-v0"
     env_kwargs: dict[str, Any] = field(default_factory=dict)
+    algo: str = "supervised"  #: tells ``agents.runs.load_run`` what kind of run a folder holds
     hidden_size: int = 64
     batch_size: int = 256
     learning_rate: float = 3e-3
@@ -79,6 +80,8 @@ class PredictorConfig:
     use_time_input: bool = False
 
     def validate(self) -> None:
+        if self.algo != "supervised":
+            raise ValueError(f"a PredictorConfig's algo is 'supervised', got {self.algo!r}")
         if self.env_id not in PREDICTION_ENVS:
             raise ValueError(f"env_id must be a prediction env {PREDICTION_ENVS}, got {self.env_id!r}")
         for name in ("hidden_size", "batch_size", "steps", "eval_every", "eval_episodes"):
@@ -214,10 +217,11 @@ def train_predictor(config: PredictorConfig, out_dir: str | os.PathLike[str], re
                     log: Any = print) -> dict[str, Any]:
     """Train (or resume) an LSTM predictor; returns ``{"history": [...], "seconds": ...}``.
 
-    ``out_dir`` receives ``config.json``, ``checkpoint.pt`` (every ``eval_every`` steps and at
-    the end) and TensorBoard logs under ``tb/`` (loss and mean KL to the Bayes predictive). A
-    folder holding a run of another configuration is refused; with ``resume`` a run stopped
-    early continues from its last checkpoint with its random streams.
+    ``out_dir`` receives ``config.json``, ``checkpoint.pt`` (every ``eval_every`` steps, at
+    the end, and when interrupted with Ctrl-C) and TensorBoard logs under ``tb/`` (loss and
+    mean KL to the Bayes predictive). A folder holding a run of another configuration is
+    refused; with ``resume`` a run stopped early continues from its last checkpoint with its
+    random streams.
     """
     config.validate()
     model, horizon = _env_model(config)
@@ -249,26 +253,32 @@ def train_predictor(config: PredictorConfig, out_dir: str | os.PathLike[str], re
 
     writer = SummaryWriter(str(out / "tb"))
     start = time.perf_counter()
-    while step < config.steps and (config.max_seconds is None or time.perf_counter() - start < config.max_seconds):
-        obs, x = _batch(model, horizon, config.batch_size, rng)
-        raw, _ = network(torch.from_numpy(obs))
-        loss = -network.log_prob(raw, torch.from_numpy(x)).mean()
-        loss_value = float(loss.detach())
-        optimizer.zero_grad()
-        loss.backward()
-        nn.utils.clip_grad_norm_(network.parameters(), 1.0)
-        optimizer.step()
-        step += 1
-        out_of_time = config.max_seconds is not None and time.perf_counter() - start >= config.max_seconds
-        if step % config.eval_every == 0 or step == config.steps or out_of_time:
-            machine = PredictorMachine(network)
-            result = evaluate_predictor(machine, model, horizon, config.eval_episodes, seed=10_000 + step)
-            network.train()
-            history.append({"step": step, "loss": loss_value, "mean_kl": result.mean_kl})
-            writer.add_scalar("train/log_loss", loss_value, step)
-            writer.add_scalar("eval/mean_kl", result.mean_kl, step)
-            _save(out, network, optimizer, step, rng, history)
-            log(f"step {step}: log-loss {loss_value:.4f}, mean KL to Bayes {result.mean_kl:.5f}")
+    try:
+        while step < config.steps and (config.max_seconds is None or time.perf_counter() - start < config.max_seconds):
+            obs, x = _batch(model, horizon, config.batch_size, rng)
+            raw, _ = network(torch.from_numpy(obs))
+            loss = -network.log_prob(raw, torch.from_numpy(x)).mean()
+            loss_value = float(loss.detach())
+            optimizer.zero_grad()
+            loss.backward()
+            nn.utils.clip_grad_norm_(network.parameters(), 1.0)
+            optimizer.step()
+            step += 1
+            out_of_time = config.max_seconds is not None and time.perf_counter() - start >= config.max_seconds
+            if step % config.eval_every == 0 or step == config.steps or out_of_time:
+                machine = PredictorMachine(network)
+                result = evaluate_predictor(machine, model, horizon, config.eval_episodes, seed=10_000 + step)
+                network.train()
+                history.append({"step": step, "loss": loss_value, "mean_kl": result.mean_kl})
+                writer.add_scalar("train/log_loss", loss_value, step)
+                writer.add_scalar("eval/mean_kl", result.mean_kl, step)
+                _save(out, network, optimizer, step, rng, history)
+                log(f"step {step}: log-loss {loss_value:.4f}, mean KL to Bayes {result.mean_kl:.5f}")
+    except KeyboardInterrupt:
+        log(f"interrupted at step {step}: writing the checkpoint")
+        _save(out, network, optimizer, step, rng, history)
+        writer.close()
+        raise
     writer.close()
     return {"history": history, "seconds": time.perf_counter() - start}
 

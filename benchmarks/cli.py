@@ -5,12 +5,16 @@ Subcommands::
     meta-bayes envs [--json]                       the registered environments and their defaults
     meta-bayes demo [ENV_ID] [--seed S] [--policy bayes|greedy|random] [--set KEY=VALUE ...]
                                                    one episode, step by step, with the posterior
-    meta-bayes train ENV_ID --algo supervised --out DIR [--timesteps N] [--seed S]
+    meta-bayes train ENV_ID --algo supervised|recurrent-ppo --out DIR [--timesteps N] [--seed S]
+                     [--preset NAME] [--set KEY=VALUE ...] [--progress]
                                                    meta-train an LSTM predictor (prediction envs)
-    meta-bayes evaluate DIR [--episodes N] [--horizon T] [--json]
-                                                   KL to the Bayes predictor per step, log-loss
+                                                   or a RecurrentPPO agent (bandit envs)
+    meta-bayes evaluate DIR [--episodes N] [--horizon T] [--seed S] [--json]
+                                                   the trained agent against the Bayes-optimal one
+                                                   on the same episodes: return, Bayes gap (bandits),
+                                                   KL per step and log-loss (predictors)
 
-RecurrentPPO training of bandit agents, simulate and reproduce come with their issues.
+simulate and reproduce come with their issues.
 """
 
 from __future__ import annotations
@@ -21,6 +25,7 @@ import inspect
 import json
 import os
 import sys
+import time
 from collections.abc import Sequence
 from typing import Any
 
@@ -101,6 +106,7 @@ def _parse_set(items: Sequence[str]) -> dict[str, Any]:
 
 
 POLICIES = ("bayes", "greedy", "random")
+TRAIN_ALGOS = ("supervised", "recurrent-ppo")
 
 
 def _demo_agent(env: gym.Env, policy: str) -> Any:
@@ -173,7 +179,13 @@ def build_parser() -> argparse.ArgumentParser:
                       help="an environment argument, e.g. --set n_arms=3 --set 'prior=(2, 2)'")
     train = sub.add_parser("train", help="meta-train an agent on an env and write it to a folder")
     train.add_argument("env_id", choices=meta_envs.ENV_IDS)
-    train.add_argument("--algo", choices=("supervised", "recurrent-ppo"), required=True)
+    train.add_argument("--algo", choices=TRAIN_ALGOS, required=True,
+                       help="supervised: LSTM predictors (prediction envs); recurrent-ppo: bandit agents")
+    train.add_argument("--preset", default=None,
+                       help="hyperparameters; default: the env's own tuned preset "
+                            "(recurrent-ppo: agents.recurrent_ppo.PRESETS)")
+    train.add_argument("--progress", action=argparse.BooleanOptionalAction, default=None,
+                       help="a progress bar (default: when stderr is a terminal)")
     train.add_argument("--timesteps", type=int, default=None,
                        help="env steps (predictions) to train on; default: the preset's own budget")
     train.add_argument("--seed", type=int, default=0)
@@ -193,14 +205,15 @@ def build_parser() -> argparse.ArgumentParser:
 SUPERVISED_PRESET = {"hidden_size": 64, "batch_size": 256, "learning_rate": 3e-3, "max_seconds": 120.0}
 
 
-def run_train(env_id: str, algo: str, out: str, timesteps: int | None, seed: int, **env_kwargs: Any) -> None:
-    """``meta-bayes train``: for now the supervised predictors of the prediction envs."""
-    if algo == "recurrent-ppo":
-        raise ValueError("--algo recurrent-ppo is not available yet (the RecurrentPPO pipeline of issue 4)")
+def _train_supervised(env_id: str, out: str, timesteps: int | None, seed: int, preset: str | None,
+                      env_kwargs: dict[str, Any]) -> None:
     from agents.predictor import PREDICTION_ENVS, PredictorConfig, train_predictor
 
     if env_id not in PREDICTION_ENVS:
-        raise ValueError(f"--algo supervised trains predictors: env_id must be one of {PREDICTION_ENVS}, got {env_id}")
+        raise ValueError(f"--algo supervised trains predictors: env_id must be one of {PREDICTION_ENVS}, "
+                         f"got {env_id} (bandit envs train with --algo recurrent-ppo)")
+    if preset not in (None, "default"):
+        raise ValueError(f"--algo supervised has one preset, 'default'; got --preset {preset!r}")
     horizon = int(gym.make(env_id, **env_kwargs).unwrapped.horizon)
     batch = SUPERVISED_PRESET["batch_size"]
     steps = 1_000_000 if timesteps is None else max(1, -(-timesteps // (batch * horizon)))
@@ -211,22 +224,47 @@ def run_train(env_id: str, algo: str, out: str, timesteps: int | None, seed: int
         max_seconds=SUPERVISED_PRESET["max_seconds"] if timesteps is None else None,
         eval_every=min(500, steps),
     )
-    result = train_predictor(config, out, log=lambda message: print(message, file=sys.stderr))
-    print(f"trained {env_id} for {result['seconds']:.1f} s; the run is in {out}", file=sys.stderr)
+    result = train_predictor(config, out, log=_log)
+    _log(f"trained {env_id} for {result['seconds']:.1f} s; the run is in {out}")
 
 
-def run_evaluate(run_dir: str, episodes: int, horizon: int | None, seed: int) -> dict[str, Any]:
-    """``meta-bayes evaluate``: the JSON summary of a trained run against the Bayes agent."""
-    from agents.predictor import load_predictor
+def _train_recurrent_ppo(env_id: str, out: str, timesteps: int | None, seed: int, preset: str | None,
+                         env_kwargs: dict[str, Any], progress: bool) -> None:
+    from agents.recurrent_ppo import BANDIT_ENVS, preset_config, train_recurrent_ppo
+
+    if env_id not in BANDIT_ENVS:
+        raise ValueError(f"--algo recurrent-ppo trains bandit agents: env_id must be one of {BANDIT_ENVS}, "
+                         f"got {env_id} (prediction envs train with --algo supervised)")
+    config = preset_config(preset or env_id, env_id, env_kwargs, seed=seed, timesteps=timesteps)
+    result = train_recurrent_ppo(config, out, progress_bar=progress, log=_log)
+    _log(f"trained {env_id} for {result['timesteps']} env steps in {result['seconds']:.1f} s; the run is in {out}")
+
+
+def _log(message: str) -> None:
+    print(message, file=sys.stderr, flush=True)
+
+
+def run_train(env_id: str, algo: str, out: str, timesteps: int | None, seed: int, preset: str | None = None,
+              progress: bool = False, **env_kwargs: Any) -> None:
+    """``meta-bayes train``: supervised predictors (prediction envs), RecurrentPPO (bandit envs)."""
+    if timesteps is not None and timesteps < 1:
+        raise ValueError(f"--timesteps must be >= 1, got {timesteps}")
+    if seed < 0:
+        raise ValueError(f"--seed must be >= 0, got {seed}")
+    if algo == "supervised":
+        _train_supervised(env_id, out, timesteps, seed, preset, env_kwargs)
+    elif algo == "recurrent-ppo":
+        _train_recurrent_ppo(env_id, out, timesteps, seed, preset, env_kwargs, progress)
+    else:
+        raise ValueError(f"--algo must be one of {TRAIN_ALGOS}, got {algo!r}")
+
+
+def _evaluate_predictor(machine: Any, config: Any, episodes: int, horizon: int | None, seed: int) -> dict[str, Any]:
     from bayes.evaluate import evaluate_predictor
 
-    machine, config = load_predictor(run_dir)
     env = gym.make(config.env_id, **config.env_kwargs).unwrapped
     result = evaluate_predictor(machine, env.model, horizon or env.horizon, episodes, seed)
     return {
-        "env_id": config.env_id,
-        "horizon": result.horizon,
-        "episodes": episodes,
         "mean_kl": result.mean_kl,
         "mean_kl_stderr": result.mean_kl_stderr,
         "kl_per_step": result.kl.tolist(),
@@ -234,6 +272,69 @@ def run_evaluate(run_dir: str, episodes: int, horizon: int | None, seed: int) ->
         "log_loss_stderr": result.total_log_loss_stderr,
         "bayes_log_loss": float(result.bayes_log_loss.sum()),
     }
+
+
+def _evaluate_bandit(machine: Any, config: Any, episodes: int, horizon: int | None, seed: int) -> dict[str, Any]:
+    from agents.recurrent_ppo import evaluate_bandit_agent, reference_policy
+
+    result = evaluate_bandit_agent(machine, config.env_id, config.env_kwargs, episodes, seed, horizon)
+    name, reference = reference_policy(config.env_id, config.env_kwargs, result.horizon)
+    other = evaluate_bandit_agent(reference, config.env_id, config.env_kwargs, episodes, seed, horizon)
+    diff = result.returns - other.returns
+    return {
+        "mean_return": result.mean_return,
+        "stderr": result.stderr,
+        "bayes_optimal_return": result.bayes_optimal_return,
+        "random_return": result.random_return,
+        "bayes_gap": result.bayes_gap,
+        "bayes_regret": result.bayes_regret,
+        "paired": {
+            "reference": name,
+            "reference_return": other.mean_return,
+            "mean_difference": float(diff.mean()),
+            "stderr": float(diff.std(ddof=1) / np.sqrt(len(diff))),
+        },
+        "regret_curve": result.regret_curve.tolist(),
+    }
+
+
+def run_evaluate(run_dir: str, episodes: int, horizon: int | None, seed: int) -> dict[str, Any]:
+    """``meta-bayes evaluate``: the JSON summary of a trained run against the Bayes agent.
+
+    Bandit runs: return, its standard error, the exact Bayes-optimal return and the Bayes gap,
+    and the return paired (same tasks and reward draws) with the Bayes-optimal policy where
+    its DP fits in memory, else with Thompson sampling. Prediction runs: KL per step to the
+    Bayes predictive and the log-loss.
+    """
+    from agents.runs import load_run
+
+    if episodes < 2:
+        raise ValueError(f"--episodes must be >= 2, got {episodes}")
+    if horizon is not None and horizon < 1:
+        raise ValueError(f"--horizon must be >= 1, got {horizon}")
+    machine, config = load_run(run_dir)
+    summary: dict[str, Any] = {"env_id": config.env_id, "env_kwargs": config.env_kwargs, "algo": config.algo}
+    evaluate = _evaluate_predictor if config.algo == "supervised" else _evaluate_bandit
+    start = time.perf_counter()
+    summary.update(evaluate(machine, config, episodes, horizon, seed))
+    trained = int(gym.make(config.env_id, **config.env_kwargs).unwrapped.horizon)
+    summary.update({"horizon": horizon or trained, "trained_horizon": trained, "episodes": episodes, "seed": seed,
+                    "seconds": time.perf_counter() - start})
+    return summary
+
+
+def _print_summary(summary: dict[str, Any]) -> None:
+    head = f"{summary['env_id']} ({summary['algo']}) horizon {summary['horizon']}, {summary['episodes']} episodes:"
+    if summary["algo"] == "supervised":
+        print(f"{head} mean KL to Bayes {summary['mean_kl']:.5f} ± {summary['mean_kl_stderr']:.5f}; "
+              f"log-loss {summary['log_loss']:.4f} (Bayes {summary['bayes_log_loss']:.4f})")
+        return
+    gap = "" if summary["bayes_gap"] is None else f", Bayes gap {summary['bayes_gap']:.4f}"
+    bayes = "" if summary["bayes_optimal_return"] is None else f", Bayes-optimal {summary['bayes_optimal_return']:.4f}"
+    paired = summary["paired"]
+    print(f"{head} return {summary['mean_return']:.4f} ± {summary['stderr']:.4f}{bayes}, "
+          f"random {summary['random_return']:.4f}{gap}; minus {paired['reference']} on the same episodes: "
+          f"{paired['mean_difference']:+.4f} ± {paired['stderr']:.4f}")
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -245,18 +346,24 @@ def main(argv: Sequence[str] | None = None) -> int:
         elif args.command == "demo":
             run_demo(args.env_id, seed=args.seed, policy=args.policy, **_parse_set(args.settings))
         elif args.command == "train":
-            run_train(args.env_id, args.algo, args.out, args.timesteps, args.seed, **_parse_set(args.settings))
+            progress = sys.stderr.isatty() if args.progress is None else args.progress
+            run_train(args.env_id, args.algo, args.out, args.timesteps, args.seed, args.preset, progress,
+                      **_parse_set(args.settings))
         elif args.command == "evaluate":
             summary = run_evaluate(args.run_dir, args.episodes, args.horizon, args.seed)
             if args.json:
                 print(json.dumps(summary))
             else:
-                print(f"{summary['env_id']} horizon {summary['horizon']}: mean KL to Bayes {summary['mean_kl']:.5f}"
-                      f" ± {summary['mean_kl_stderr']:.5f}; log-loss {summary['log_loss']:.4f}"
-                      f" (Bayes {summary['bayes_log_loss']:.4f})")
+                _print_summary(summary)
     except (ValueError, TypeError) as exc:
         print(f"meta-bayes: error: {exc}", file=sys.stderr)
         return 2
+    except KeyboardInterrupt:
+        where = ""
+        if args.command == "train":
+            where = f"; its last checkpoint is in {args.out}: run the same command to resume"
+        print(f"meta-bayes: interrupted{where}", file=sys.stderr)
+        return 130
     except BrokenPipeError:  # e.g. `meta-bayes envs | head`: the reader left, not an error
         sys.stdout = open(os.devnull, "w")
         return 0

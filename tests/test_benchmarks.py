@@ -68,3 +68,20 @@ def test_predictor_training_benchmark_runs(tmp_path, capsys):
     rows = json.loads(capsys.readouterr().out)
     assert [r["env"] for r in rows] == ["MetaCoin-v0", "MetaDie-v0", "MetaGaussian-v0", "MetaExponential-v0"]
     assert all(r["mean_kl_h20"] >= 0 and r["train_seconds"] < 5 for r in rows)
+
+
+def test_recurrent_ppo_throughput_part_reports_both_setups(capsys):
+    pytest.importorskip("sb3_contrib")
+    from benchmarks import recurrent_ppo_training
+
+    assert recurrent_ppo_training.main(["--part", "throughput", "--seconds", "0.01", "--threads", "1", "--json"]) == 0
+    report = json.loads(capsys.readouterr().out)["throughput"]
+    assert report["stock_steps_per_second"] > 0 and report["preset_steps_per_second"] > 0
+    assert abs(report["ratio"] - report["preset_steps_per_second"] / report["stock_steps_per_second"]) < 1e-9
+
+
+def test_recurrent_ppo_evaluation_part_needs_a_run(tmp_path):
+    from benchmarks import recurrent_ppo_training
+
+    with pytest.raises(SystemExit, match="needs a trained run"):
+        recurrent_ppo_training.main(["--part", "evaluation", "--out", str(tmp_path)])

@@ -5,6 +5,7 @@ import shutil
 import subprocess
 import sys
 
+import numpy as np
 import pytest
 
 import meta_envs
@@ -87,16 +88,54 @@ def test_train_and_evaluate_a_predictor(tmp_path, capsys):
     assert summary["log_loss"] >= summary["bayes_log_loss"] - 5 * summary["log_loss_stderr"]
 
 
+def test_train_and_evaluate_a_bandit_agent(tmp_path, capsys):
+    pytest.importorskip("sb3_contrib")
+    run = str(tmp_path / "bandit")
+    argv = ["train", "MetaBandit-v0", "--algo", "recurrent-ppo", "--preset", "quick", "--timesteps", "2560",
+            "--seed", "3", "--out", run, "--no-progress"]
+    assert cli.main(argv) == 0
+    assert "the run is in" in capsys.readouterr().err
+    assert cli.main(["evaluate", run, "--episodes", "300", "--horizon", "30", "--json"]) == 0
+    summary = json.loads(capsys.readouterr().out)
+    assert summary["algo"] == "recurrent-ppo" and summary["horizon"] == 30 and summary["trained_horizon"] == 20
+    for key in ("mean_return", "stderr", "bayes_optimal_return", "random_return", "bayes_gap"):
+        assert np.isfinite(summary[key]), key
+    gap = (summary["bayes_optimal_return"] - summary["mean_return"]) / (
+        summary["bayes_optimal_return"] - summary["random_return"])
+    assert abs(summary["bayes_gap"] - gap) < 1e-12 and summary["random_return"] == 15.0
+    paired = summary["paired"]
+    assert paired["reference"] == "bayes-optimal"
+    assert abs(paired["mean_difference"] - (summary["mean_return"] - paired["reference_return"])) < 1e-9
+    assert cli.main(["evaluate", run, "--episodes", "300"]) == 0
+    assert "Bayes gap" in capsys.readouterr().out
+
+
 @pytest.mark.parametrize(
     ("argv", "message"),
     [
         (["train", "MetaBandit-v0", "--algo", "supervised", "--out", "x"], "trains predictors"),
-        (["train", "MetaBandit-v0", "--algo", "recurrent-ppo", "--out", "x"], "not available yet"),
+        (["train", "MetaCoin-v0", "--algo", "recurrent-ppo", "--out", "x"], "trains bandit agents"),
+        (["train", "MetaBandit-v0", "--algo", "recurrent-ppo", "--preset", "fast", "--out", "x"],
+         "unknown RecurrentPPO preset 'fast'"),
+        (["train", "MetaCoin-v0", "--algo", "supervised", "--preset", "fast", "--out", "x"], "one preset"),
+        (["train", "MetaBandit-v0", "--algo", "recurrent-ppo", "--timesteps", "0", "--out", "x"], "--timesteps"),
         (["train", "MetaCoin-v0", "--algo", "supervised", "--out", "x", "--set", "horizon=0"], "horizon"),
-        (["evaluate", "no/such/run"], "readable predictor run"),
+        (["train", "MetaBandit-v0", "--algo", "recurrent-ppo", "--out", "x", "--set", "n_arms=1.5"], "n_arms"),
+        (["evaluate", "no/such/run"], "no such folder"),
+        (["evaluate", "."], "config.json is missing"),
+        (["evaluate", ".", "--episodes", "1"], "--episodes"),
     ],
 )
 def test_train_and_evaluate_bad_input(argv, message, capsys, tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
     assert cli.main(argv) == 2
     assert message in capsys.readouterr().err
+    assert not (tmp_path / "x" / "checkpoint.pt").exists()
+
+
+@pytest.mark.parametrize("content", ["{not json", '{"algo": "dqn"}', '{"algo": "recurrent-ppo", "lr": 1}'])
+def test_evaluate_refuses_corrupt_run_folders(content, tmp_path, capsys):
+    (tmp_path / "config.json").write_text(content)
+    assert cli.main(["evaluate", str(tmp_path)]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("meta-bayes: error:") and str(tmp_path) in err and "Traceback" not in err

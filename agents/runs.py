@@ -1,0 +1,47 @@
+"""Run folders: tell what a folder holds and load its trained agent as a state machine.
+
+Every training pipeline writes ``config.json`` with an ``algo`` key (``"supervised"``,
+``"recurrent-ppo"``) beside its checkpoint; :func:`load_run` reads it and hands the folder to
+the pipeline's own loader. Checkpoints are read with ``torch.load(weights_only=True)``.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+from typing import Any
+
+__all__ = ["ALGOS", "load_run", "run_algo"]
+
+ALGOS = ("supervised", "recurrent-ppo")
+
+
+def run_algo(run_dir: str | os.PathLike[str]) -> str:
+    """The ``algo`` of the run in ``run_dir``; ``ValueError`` saying what is missing or wrong."""
+    out = Path(run_dir)
+    if not out.is_dir():
+        raise ValueError(f"{out} is not a folder holding a training run (no such folder)")
+    path = out / "config.json"
+    if not path.is_file():
+        raise ValueError(f"{out} does not hold a training run: {path} is missing")
+    try:
+        config = json.loads(path.read_text())
+    except (OSError, ValueError) as exc:
+        raise ValueError(f"{path} is not readable JSON: {exc}") from exc
+    algo = config.get("algo") if isinstance(config, dict) else None
+    if algo not in ALGOS:
+        raise ValueError(f"{path} names algo {algo!r}; known: {ALGOS}")
+    return str(algo)
+
+
+def load_run(run_dir: str | os.PathLike[str]) -> tuple[Any, Any]:
+    """``(machine, config)``: the trained agent of ``run_dir`` as a StateMachine, and its config."""
+    algo = run_algo(run_dir)
+    if algo == "supervised":
+        from agents.predictor import load_predictor
+
+        return load_predictor(run_dir)
+    from agents.recurrent_ppo import load_recurrent_ppo
+
+    return load_recurrent_ppo(run_dir)
