@@ -168,7 +168,10 @@ class RecurrentPPOConfig:
 #:   (13 minutes) was 0.004 (return 12.421 against the Bayes-optimal 12.431).
 #: - ``gamma = 1``: the objective is the undiscounted return of the episode.
 #:
-#: ``MetaGaussianBandit-v0``: the same settings (see the note in the module docstring).
+#: ``MetaGaussianBandit-v0`` (2 normal arms, prior N(0, 1), noise 1, horizon 20): the same
+#: settings. After 10M steps (16 minutes) its return on 20,000 episodes was 8.940 ± 0.121;
+#: paired on the same episodes it beat Thompson sampling by 1.014 ± 0.028 and greedy by
+#: 0.264 ± 0.039, and fell short of the Gittins index policy (discount 0.9) by 0.129 ± 0.028.
 #: ``quick``: a smoke-test budget (about 30 s on one core) that already beats random clearly.
 PRESETS: dict[str, dict[str, Any]] = {
     "MetaBandit-v0": {"timesteps": 10_000_000, "eval_every": 500_000},

@@ -173,6 +173,27 @@ def test_an_interrupted_run_resumes_from_its_checkpoint(tmp_path):
     assert json.loads((tmp_path / "config.json").read_text())["timesteps"] == 1280
 
 
+def test_ctrl_c_keeps_a_checkpoint_to_resume_from(tmp_path, monkeypatch):
+    from agents import recurrent_ppo
+
+    calls = {"n": 0}
+
+    def interrupt(self):
+        calls["n"] += 1
+        if calls["n"] == 50:  # during the third rollout of 20 steps
+            raise KeyboardInterrupt
+        return True
+
+    with monkeypatch.context() as patch:
+        patch.setattr(recurrent_ppo.BayesGapCallback, "_on_step", interrupt)
+        with pytest.raises(KeyboardInterrupt):
+            train_recurrent_ppo(tiny(timesteps=1600, eval_every=1600), tmp_path, log=quiet)
+    saved = torch.load(tmp_path / "checkpoint.pt", weights_only=True)
+    assert saved["timesteps"] == 50 * 16  # SB3 counts a step before its callbacks run
+    result = train_recurrent_ppo(tiny(timesteps=1600, eval_every=1600), tmp_path, log=quiet)
+    assert result["timesteps"] >= 1600 and result["history"][-1]["timesteps"] == result["timesteps"]
+
+
 def test_max_seconds_stops_with_a_checkpoint(tmp_path):
     result = train_recurrent_ppo(tiny(timesteps=10_000_000, max_seconds=0.5), tmp_path, log=quiet)
     assert 0 < result["timesteps"] < 10_000_000
