@@ -64,5 +64,15 @@ class BayesPredictor:
         output = self.model.predictive(stats).reshape(n, self.output_size)
         return stats.reshape(n, self.state_size), output
 
+    def project_state(self, state: np.ndarray) -> np.ndarray:
+        """The nearest valid state (for states a regressor produced, as in :mod:`bayes.simulation`):
+        counts (Beta, Dirichlet), the number of outcomes ``n`` and, for exponential outcomes,
+        their sum clipped at 0; a normal model's sum may be any number."""
+        state = np.array(state, dtype=np.float64)
+        if self.model.family == "normal-known-noise":
+            state[:, 0] = np.maximum(state[:, 0], 0.0)
+            return state
+        return np.maximum(state, 0.0)
+
     def __repr__(self) -> str:
         return f"BayesPredictor({self.model!r})"

@@ -14,7 +14,11 @@ Subcommands::
                                                    on the same episodes: return, Bayes gap (bandits),
                                                    KL per step and log-loss (predictors)
 
-simulate and reproduce come with their issues.
+    meta-bayes simulate DIR [--episodes N] [--out FIGDIR] [--seed S] [--json]
+                                                   the simulation analysis between the trained
+                                                   agent and the Bayes agent, with its pictures
+
+reproduce comes with its issue.
 """
 
 from __future__ import annotations
@@ -198,6 +202,12 @@ def build_parser() -> argparse.ArgumentParser:
     evaluate.add_argument("--horizon", type=int, default=None, help="default: the trained horizon")
     evaluate.add_argument("--seed", type=int, default=0)
     evaluate.add_argument("--json", action="store_true", help="print one JSON object")
+    simulate = sub.add_parser("simulate", help="does the trained agent simulate the Bayes agent, and vice versa?")
+    simulate.add_argument("run_dir")
+    simulate.add_argument("--episodes", type=int, default=1000, help="input episodes (half train the regressors)")
+    simulate.add_argument("--out", default=None, help="folder of the pictures (default: RUN_DIR/figures)")
+    simulate.add_argument("--seed", type=int, default=0)
+    simulate.add_argument("--json", action="store_true", help="print one JSON object")
     return parser
 
 
@@ -355,6 +365,14 @@ def main(argv: Sequence[str] | None = None) -> int:
                 print(json.dumps(summary))
             else:
                 _print_summary(summary)
+        elif args.command == "simulate":
+            from benchmarks.simulate import print_summary, run_simulation
+
+            summary = run_simulation(args.run_dir, args.episodes, args.out, args.seed, log=_log)
+            if args.json:
+                print(json.dumps(summary))
+            else:
+                print_summary(summary)
     except (ValueError, TypeError) as exc:
         print(f"meta-bayes: error: {exc}", file=sys.stderr)
         return 2

@@ -130,6 +130,11 @@ class BernoulliPolicy(BanditPolicy):
     def _increments(self, pulled: np.ndarray, reward: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         return pulled * reward, pulled * (1.0 - reward)
 
+    def project_state(self, state: np.ndarray) -> np.ndarray:
+        """The nearest valid state: counts rounded to non-negative integers (for states that a
+        regressor produced, as in :mod:`bayes.simulation`)."""
+        return np.maximum(np.rint(np.asarray(state, dtype=np.float64)), 0.0)
+
     def posterior(self, state: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """Beta posterior parameters ``(alpha, beta)``, each ``(B, K)``."""
         successes, failures = self.counts(state)
@@ -149,6 +154,12 @@ class GaussianPolicy(BanditPolicy):
 
     def _increments(self, pulled: np.ndarray, reward: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         return pulled, pulled * reward
+
+    def project_state(self, state: np.ndarray) -> np.ndarray:
+        """The nearest valid state: pull counts rounded to non-negative integers, sums kept."""
+        state = np.array(state, dtype=np.float64)
+        state[:, : self.n_arms] = np.maximum(np.rint(state[:, : self.n_arms]), 0.0)
+        return state
 
     def posterior(self, state: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """Normal posterior ``(mean, std)`` of each arm's mean, each ``(B, K)``."""
