@@ -17,6 +17,7 @@ from __future__ import annotations
 import os
 from collections.abc import Sequence
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -25,13 +26,23 @@ from bayes.simulation import SimulationResult
 __all__ = ["colour_values", "pca", "prediction_plot", "simulation_panel"]
 
 
-def _pyplot():
+def _pyplot() -> Any:
     import matplotlib
 
     matplotlib.use("Agg")  # headless: files only
     import matplotlib.pyplot as plt
 
     return plt
+
+
+def _save(plt: Any, fig: Any, path: str | os.PathLike[str]) -> Path:
+    """Write ``fig`` as a PNG at ``path`` (parent folders made) and release it."""
+    fig.tight_layout()
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(path, dpi=100)
+    plt.close(fig)
+    return path
 
 
 def pca(states: np.ndarray, dims: int = 2) -> tuple[np.ndarray, np.ndarray]:
@@ -106,12 +117,7 @@ def simulation_panel(result: SimulationResult, path: str | os.PathLike[str], nam
     axes[0, 0].set_ylabel(f"PCA of {name_a}'s states")
     axes[1, 0].set_ylabel(f"PCA of {name_a}'s states")
     fig.suptitle(f"Simulation: {name_a} (top left) and {name_b} (bottom right), each dot one time step", fontsize=10)
-    fig.tight_layout()
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(path, dpi=110)
-    plt.close(fig)
-    return path
+    return _save(plt, fig, path)
 
 
 def _simplex(p: np.ndarray) -> np.ndarray:
@@ -156,9 +162,4 @@ def prediction_plot(bayes_outputs: np.ndarray, agent_outputs: np.ndarray, observ
         ax.set_title(f"episode {e}", fontsize=9)
     axes[0, 0].legend(fontsize=8)
     fig.suptitle(title, fontsize=10)
-    fig.tight_layout()
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(path, dpi=110)
-    plt.close(fig)
-    return path
+    return _save(plt, fig, path)

@@ -1,4 +1,6 @@
-"""Shared test set-up: no test writes to the user's cache directory."""
+"""Shared test set-up: no test writes to the user's cache directory; torch runs on one thread."""
+
+import sys
 
 import pytest
 
@@ -10,3 +12,17 @@ def _session_cache(tmp_path_factory):
     mp.setenv("META_BAYES_CACHE", str(tmp_path_factory.mktemp("meta-bayes-cache")))
     yield
     mp.undo()
+
+
+@pytest.fixture(autouse=True)
+def _one_torch_thread():
+    """Tests that use torch run it on one thread (small networks, 2-core CI) and leave the
+    process's setting as they found it (training functions set their own)."""
+    torch = sys.modules.get("torch")
+    if torch is None:
+        yield
+        return
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)

@@ -25,14 +25,6 @@ def quiet(_message):
     pass
 
 
-@pytest.fixture(autouse=True)
-def _one_thread():
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
-
-
 @pytest.mark.parametrize("env_id", ["MetaCoin-v0", "MetaDie-v0", "MetaGaussian-v0", "MetaExponential-v0"])
 def test_a_short_run_brings_the_kl_down(env_id, tmp_path):
     config = PredictorConfig(env_id=env_id, steps=300, eval_every=300, eval_episodes=1000, hidden_size=32)

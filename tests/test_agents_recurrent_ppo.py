@@ -28,13 +28,6 @@ def quiet(_message):
     pass
 
 
-@pytest.fixture(autouse=True)
-def _restore_threads():
-    threads = torch.get_num_threads()
-    yield
-    torch.set_num_threads(threads)
-
-
 def tiny(**overrides):
     values = {"num_envs": 16, "batch_size": 160, "n_epochs": 1, "timesteps": 640, "eval_every": 640,
               "eval_episodes": 200, "lstm_hidden_size": 8, "net_arch": [8], "torch_threads": 1}

@@ -13,13 +13,6 @@ from benchmarks import cli  # noqa: E402
 PNG = b"\x89PNG\r\n\x1a\n"
 
 
-@pytest.fixture(autouse=True)
-def _restore_threads():
-    threads = torch.get_num_threads()
-    yield
-    torch.set_num_threads(threads)
-
-
 def assert_png(path):
     import matplotlib.image
 
@@ -43,7 +36,7 @@ def test_simulate_a_predictor_run(env_id, tmp_path, capsys):
         assert 0 <= direction["state_dissimilarity"] < 5 and 0 <= direction["output_dissimilarity"] < 1
         assert np.isfinite(direction["state_stderr"]) and np.isfinite(direction["output_stderr"])
         assert len(direction["per_step_output"]) == 20
-    assert sorted(summary["figures"]) == sorted([str(figures / "simulation_panel.png"), str(figures / "predictions.png")])
+    assert sorted(summary["figures"]) == [str(figures / "predictions.png"), str(figures / "simulation_panel.png")]
     for path in summary["figures"]:
         assert_png(path)
 
