@@ -61,6 +61,8 @@ class BanditEvaluation:
     regret_curve: np.ndarray  #: per-step expected regret E[max_k p_k - p_{a_t}], shape (horizon,)
     regret_curve_stderr: np.ndarray
     returns: np.ndarray = field(repr=False)  #: per-episode returns, shape (n_episodes,)
+    #: standard error of the cumulative regret after each step (of per-episode sums), shape (horizon,)
+    cumulative_regret_stderr: np.ndarray = field(default_factory=lambda: np.zeros(0))
     n_episodes: int = 0
     horizon: int = 0
     n_arms: int = 0
@@ -166,6 +168,7 @@ def evaluate_bandit_policy(
         regret_curve=step_regret.mean(axis=1),
         regret_curve_stderr=_stderr(step_regret, axis=1),
         returns=total,
+        cumulative_regret_stderr=_stderr(np.cumsum(step_regret, axis=0), axis=1),
         n_episodes=n_episodes,
         horizon=horizon,
         n_arms=n_arms,

@@ -17,8 +17,8 @@ Subcommands::
     meta-bayes simulate DIR [--episodes N] [--out FIGDIR] [--seed S] [--json]
                                                    the simulation analysis between the trained
                                                    agent and the Bayes agent, with its pictures
-
-reproduce comes with its issue.
+    meta-bayes reproduce [--preset quick|full] [--out DIR] [--seeds N] [--tasks NAME ...]
+                                                   the whole study and its report (DIR/report.md)
 """
 
 from __future__ import annotations
@@ -208,6 +208,10 @@ def build_parser() -> argparse.ArgumentParser:
     simulate.add_argument("--out", default=None, help="folder of the pictures (default: RUN_DIR/figures)")
     simulate.add_argument("--seed", type=int, default=0)
     simulate.add_argument("--json", action="store_true", help="print one JSON object")
+    from benchmarks.reproduce import add_arguments
+
+    reproduce = sub.add_parser("reproduce", help="the whole study: train, evaluate, simulate, write a report")
+    add_arguments(reproduce)
     return parser
 
 
@@ -365,6 +369,10 @@ def main(argv: Sequence[str] | None = None) -> int:
                 print(json.dumps(summary))
             else:
                 _print_summary(summary)
+        elif args.command == "reproduce":
+            from benchmarks.reproduce import reproduce
+
+            reproduce(args.preset, args.out, args.seeds, args.tasks, log=_log)
         elif args.command == "simulate":
             from benchmarks.simulate import print_summary, run_simulation
 

@@ -196,3 +196,21 @@ def test_kl_against_numerical_integration():
     assert kl_divergence(die, np.array([[0.2, 0.3, 0.5]]), np.array([[0.0, 0.5, 0.5]]))[0] == np.inf
     with pytest.raises(ValueError, match="shape"):
         kl_divergence(die, np.ones((2, 3)), np.ones((2, 2)))
+
+
+def test_cumulative_regret_stderr_is_that_of_per_episode_sums():
+    """Always pulling arm 0 of two: the pseudo-regret after t steps is t * max(p1 - p0, 0) per episode."""
+
+    class ArmZero:
+        def initial_state(self, batch_size):
+            return np.zeros((batch_size, 1))
+
+        def step(self, state, observation):
+            return state, np.tile([1.0, 0.0], (len(state), 1))
+
+    result = evaluate_bandit_policy(ArmZero(), 2, 10, n_episodes=3000, seed=2)
+    task = BetaBernoulli(np.ones(2), np.ones(2)).sample_task(np.random.default_rng(2), 3000)  # the env's arms
+    gap = np.maximum(task[:, 1] - task[:, 0], 0.0)
+    expected = np.array([(t * gap).std(ddof=1) / np.sqrt(3000) for t in range(1, 11)])
+    np.testing.assert_allclose(result.cumulative_regret_stderr, expected, rtol=1e-10)
+    np.testing.assert_allclose(result.regret_curve, gap.mean(), rtol=1e-10)
