@@ -76,10 +76,17 @@ def lomax_kl(shape_p: np.ndarray, scale_p: np.ndarray, shape_q: np.ndarray, scal
 
 
 def kl_divergence(model: ConjugateModel, p: np.ndarray, q: np.ndarray) -> np.ndarray:
-    """:math:`\\mathrm{KL}(P \\| Q)` between predictive parameters ``p`` and ``q`` of ``model``'s family."""
+    """:math:`\\mathrm{KL}(P \\| Q)` between predictive parameters ``p`` and ``q`` of ``model``'s family.
+
+    A family defined outside this package provides its own as a method
+    ``model.predictive_kl(p, q)``, which takes precedence (see ``docs/extending.md``).
+    """
     p, q = np.asarray(p, dtype=np.float64), np.asarray(q, dtype=np.float64)
     if p.shape != q.shape:
         raise ValueError(f"p and q must have the same shape, got {p.shape} and {q.shape}")
+    own = getattr(model, "predictive_kl", None)
+    if own is not None:
+        return np.asarray(own(p, q), dtype=np.float64)
     if isinstance(model, BetaBernoulli):
         return bernoulli_kl(p[..., 0], q[..., 0])
     if isinstance(model, DirichletCategorical):

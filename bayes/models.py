@@ -57,6 +57,7 @@ __all__ = [
     "DirichletCategorical",
     "GammaExponential",
     "NormalKnownNoise",
+    "ScalarConjugateModel",
     "bernoulli_log_prob",
     "categorical_log_prob",
     "check_rng",
@@ -284,11 +285,12 @@ def row_index(n_rows: int) -> np.ndarray:
 _ROWS: dict[int, np.ndarray] = {}
 
 
-class _ScalarConjugateModel(ConjugateModel):
+class ScalarConjugateModel(ConjugateModel):
     """Scalar outcomes, one independent component per entry of ``batch_shape``.
 
     The statistics are two additive numbers per component; a subclass says what one outcome
-    adds (:meth:`_increments`) and how to draw outcomes (:meth:`_draw`).
+    adds (:meth:`_increments`) and how to draw outcomes (:meth:`_draw`). The base of a new
+    scalar family: ``docs/extending.md`` adds Poisson outcomes with a Gamma prior.
     """
 
     def _init_hyper(self, real: dict[str, Any], positive: dict[str, Any]) -> None:
@@ -397,7 +399,7 @@ class _ScalarConjugateModel(ConjugateModel):
 # ------------------------------------------------------------------------ the families
 
 
-class BetaBernoulli(_ScalarConjugateModel):
+class BetaBernoulli(ScalarConjugateModel):
     """Bernoulli outcomes with a Beta(alpha, beta) prior on the success probability.
 
     :math:`\\theta \\sim \\mathrm{Beta}(\\alpha, \\beta)`, :math:`x \\mid \\theta \\sim \\mathrm{Bernoulli}(\\theta)`.
@@ -482,7 +484,7 @@ class BetaBernoulli(_ScalarConjugateModel):
         return (check_rng(rng).random(p.shape) < p).astype(np.float64)
 
 
-class NormalKnownNoise(_ScalarConjugateModel):
+class NormalKnownNoise(ScalarConjugateModel):
     """Normal outcomes of known noise std with a normal prior on the mean.
 
     :math:`\\mu \\sim N(\\mu_0, \\tau_0^2)`, :math:`x \\mid \\mu \\sim N(\\mu, \\sigma^2)`. After ``n`` outcomes
@@ -570,7 +572,7 @@ class NormalKnownNoise(_ScalarConjugateModel):
         return mean + std * check_rng(rng).standard_normal(mean.shape)
 
 
-class GammaExponential(_ScalarConjugateModel):
+class GammaExponential(ScalarConjugateModel):
     """Exponential outcomes with a Gamma(shape, rate) prior on their rate.
 
     :math:`\\lambda \\sim \\mathrm{Gamma}(a, b)` (rate ``b``), :math:`x \\mid \\lambda \\sim \\mathrm{Exp}(\\lambda)`.

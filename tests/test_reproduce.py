@@ -8,7 +8,7 @@ pytest.importorskip("torch")
 pytest.importorskip("sb3_contrib")
 pytest.importorskip("matplotlib")
 
-from benchmarks import cli, reproduce  # noqa: E402
+from benchmarks import cli, reproduce
 
 TINY = {"supervised_seconds": 1.0, "rppo_timesteps": 5120, "eval_episodes": 300, "simulation_episodes": 40}
 
