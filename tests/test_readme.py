@@ -22,6 +22,10 @@ def test_exactly_two_setup_commands_and_ci_runs_the_test_one():
     ci = (ROOT / ".ci" / "run").read_text()
     assert tests in ci.splitlines()
     assert "ruff check" in ci
+    # the line .ci/run takes from the README is the test command, not the main job's install
+    pattern = re.search(r"grep -m1 '(.+?)' README.md", ci).group(1)
+    picked = next(line for line in README.splitlines() if re.search(pattern, line))
+    assert picked == tests
 
 
 def test_python_examples_run():
