@@ -144,7 +144,7 @@ def _simulate(run: Path, figures: Path, preset: dict[str, Any], seed: int) -> di
     }
 
 
-def _check_folder(out: Path, preset_name: str, tasks: Sequence[Task], seeds: int) -> None:
+def _check_folder(out: Path, preset_name: str) -> None:
     """Refuse an output folder that holds an incompatible study, or a disk too full, before any work."""
     manifest = out / "study.json"
     if manifest.exists():
@@ -215,7 +215,7 @@ def reproduce(preset: str = "quick", out: str = "runs/reproduce", seeds: int = 1
         raise ValueError(f"unknown budget keys {unknown_keys}; known: {sorted(PRESETS[preset])}")
     budget = {**PRESETS[preset], **(budget or {})}
     folder = Path(out)
-    _check_folder(folder, preset, chosen, seeds)
+    _check_folder(folder, preset)
     gym.register_envs(meta_envs)
     start = time.perf_counter()
     records = []
