@@ -50,6 +50,7 @@ import torch
 from torch import nn
 
 import meta_envs
+from agents.runs import check_run_config, save_checkpoint
 from bayes.evaluate import evaluate_predictor, prediction_observation
 from bayes.models import BetaBernoulli, ConjugateModel, DirichletCategorical, GammaExponential, NormalKnownNoise
 from bayes.validation import check_int, check_number
@@ -208,9 +209,7 @@ def _save(out: Path, network: LSTMPredictor, optimizer: torch.optim.Optimizer, s
         "torch_rng": torch.get_rng_state(),
         "history": json.dumps(history),
     }
-    tmp = out / "checkpoint.pt.tmp"
-    torch.save(payload, tmp)
-    os.replace(tmp, out / "checkpoint.pt")
+    save_checkpoint(payload, out / "checkpoint.pt")
 
 
 def train_predictor(config: PredictorConfig, out_dir: str | os.PathLike[str], resume: bool = True,
@@ -227,14 +226,9 @@ def train_predictor(config: PredictorConfig, out_dir: str | os.PathLike[str], re
     model, horizon = _env_model(config)
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
-    config_path = out / "config.json"
     current = json.loads(json.dumps(asdict(config)))  # as it reads back (tuples become lists)
-    if config_path.exists():
-        previous = json.loads(config_path.read_text())
-        previous.pop("steps", None)
-        if previous != {k: v for k, v in current.items() if k != "steps"}:
-            raise ValueError(f"{out} holds a run of another configuration ({config_path}); use a new folder")
-    config_path.write_text(json.dumps(current, indent=2))
+    check_run_config(out, current, ignore=("steps",))
+    (out / "config.json").write_text(json.dumps(current, indent=2))
     torch.manual_seed(config.seed)
     rng = np.random.default_rng(config.seed)
     network = LSTMPredictor(model, config.hidden_size, config.use_time_input)

@@ -39,7 +39,6 @@ Files of a run folder (:func:`train_recurrent_ppo`):
 from __future__ import annotations
 
 import json
-import math
 import os
 import pickle
 import time
@@ -55,6 +54,7 @@ from stable_baselines3.common.callbacks import BaseCallback, CallbackList
 from stable_baselines3.common.vec_env import VecMonitor
 
 import meta_envs
+from agents.runs import check_run_config, save_checkpoint
 from agents.vec_env import NativeVecEnv
 from bayes.evaluate import BanditEvaluation, evaluate_bandit_policy
 from bayes.models import NormalKnownNoise
@@ -202,8 +202,7 @@ def reference_policy(env_id: str, env_kwargs: dict[str, Any], horizon: int | Non
     memory, else Thompson sampling (Gaussian arms have no exact finite-horizon solution here)."""
     from bayes.bandits import BayesOptimalPolicy, GaussianThompsonSampling, ThompsonSampling
 
-    gym.register_envs(meta_envs)
-    kwargs = bandit_evaluation_kwargs(gym.make(env_id, **env_kwargs).unwrapped)
+    kwargs = bandit_evaluation_kwargs(_base_env(env_id, env_kwargs))
     if kwargs["arms"] == "gaussian":
         return "thompson-sampling", GaussianThompsonSampling(kwargs["n_arms"], kwargs["prior"], kwargs["noise_std"])
     try:
@@ -212,9 +211,10 @@ def reference_policy(env_id: str, env_kwargs: dict[str, Any], horizon: int | Non
         return "thompson-sampling", ThompsonSampling(kwargs["n_arms"], kwargs["prior"])
 
 
-def _env(config: RecurrentPPOConfig) -> Any:
+def _base_env(env_id: str, env_kwargs: dict[str, Any]) -> Any:
+    """The unwrapped single env of ``env_id`` (``gym.make`` validates the arguments)."""
     gym.register_envs(meta_envs)
-    return gym.make(config.env_id, **config.env_kwargs).unwrapped  # validates the env arguments
+    return gym.make(env_id, **env_kwargs).unwrapped
 
 
 def bandit_evaluation_kwargs(env: Any) -> dict[str, Any]:
@@ -269,9 +269,7 @@ class RecurrentPPOMachine:
 def evaluate_bandit_agent(machine: Any, env_id: str, env_kwargs: dict[str, Any], episodes: int,
                           seed: int = 0, horizon: int | None = None) -> BanditEvaluation:
     """Evaluate a bandit StateMachine on ``env_id``'s task family (paired with the Bayes agent)."""
-    gym.register_envs(meta_envs)
-    env = gym.make(env_id, **env_kwargs).unwrapped
-    kwargs = bandit_evaluation_kwargs(env)
+    kwargs = bandit_evaluation_kwargs(_base_env(env_id, env_kwargs))
     if horizon is not None:
         kwargs["horizon"] = check_int(horizon, "horizon", 1)
     return evaluate_bandit_policy(machine, n_episodes=episodes, seed=seed, **kwargs)
@@ -280,7 +278,7 @@ def evaluate_bandit_agent(machine: Any, env_id: str, env_kwargs: dict[str, Any],
 def build_model(config: RecurrentPPOConfig, venv: Any = None, tensorboard_log: str | None = None) -> RecurrentPPO:
     """A fresh RecurrentPPO for ``config`` on a :class:`NativeVecEnv` (or the given ``venv``)."""
     config.validate()
-    horizon = _env(config).horizon
+    horizon = _base_env(config.env_id, config.env_kwargs).horizon
     if venv is None:
         venv = VecMonitor(NativeVecEnv(config.env_id, config.num_envs, seed=config.seed, **config.env_kwargs))
     n_steps = config.rollout_steps(horizon)
@@ -348,9 +346,13 @@ class BayesGapCallback(BaseCallback):
         self.started = time.perf_counter()
         self.timed_out = False
 
-    def _init_callback(self) -> None:
+    def _schedule_next(self) -> None:
+        """The next evaluation: the first multiple of ``eval_every`` after the current step."""
         every = self.config.eval_every
         self.next_eval = (self.model.num_timesteps // every + 1) * every
+
+    def _init_callback(self) -> None:
+        self._schedule_next()
 
     def evaluate(self) -> BanditEvaluation:
         machine = RecurrentPPOMachine(self.model.policy)
@@ -365,8 +367,7 @@ class BayesGapCallback(BaseCallback):
 
     def _on_rollout_end(self) -> None:
         if self.model.num_timesteps >= self.next_eval:
-            self.next_eval += self.config.eval_every * max(1, math.ceil(
-                (self.model.num_timesteps - self.next_eval + 1) / self.config.eval_every))
+            self._schedule_next()
             self.on_eval(self.model.num_timesteps, self.evaluate())
 
     def _on_step(self) -> bool:
@@ -395,9 +396,7 @@ def _save_checkpoint(out: Path, config: RecurrentPPOConfig, model: RecurrentPPO,
         "history": json.dumps(history),
         "seconds": float(seconds),
     }
-    tmp = out / "checkpoint.pt.tmp"
-    torch.save(payload, tmp)
-    os.replace(tmp, out / "checkpoint.pt")
+    save_checkpoint(payload, out / "checkpoint.pt")
     model.save(out / "model.tmp.zip")
     os.replace(out / "model.tmp.zip", out / "model.zip")
 
@@ -422,17 +421,8 @@ def train_recurrent_ppo(config: RecurrentPPOConfig, out_dir: str | os.PathLike[s
     config.validate()
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
-    config_path = out / "config.json"
     current = json.loads(json.dumps(asdict(config)))
-    if config_path.exists():
-        try:
-            previous = json.loads(config_path.read_text())
-        except ValueError as exc:
-            raise ValueError(f"{config_path} is not valid JSON ({exc}); use a new folder") from exc
-        ignore = ("timesteps", "max_seconds", "torch_threads")
-        if {k: v for k, v in previous.items() if k not in ignore} != {k: v for k, v in current.items()
-                                                                       if k not in ignore}:
-            raise ValueError(f"{out} holds a run of another configuration ({config_path}); use a new folder")
+    check_run_config(out, current, ignore=("timesteps", "max_seconds", "torch_threads"))
     torch.set_num_threads(config.torch_threads)
     torch.manual_seed(config.seed)
     model = build_model(config, tensorboard_log=str(out / "tb"))
@@ -450,7 +440,7 @@ def train_recurrent_ppo(config: RecurrentPPOConfig, out_dir: str | os.PathLike[s
         # a resumed run draws its episodes from a stream of its own, fixed by seed and step
         model.env.seed(int(np.random.SeedSequence([config.seed, model.num_timesteps]).generate_state(1)[0]))
         log(f"resumed {out} at {model.num_timesteps} env steps")
-    config_path.write_text(json.dumps(current, indent=2))
+    (out / "config.json").write_text(json.dumps(current, indent=2))
     start = time.perf_counter()
 
     def on_eval(timesteps: int, result: BanditEvaluation) -> None:

@@ -12,9 +12,32 @@ import os
 from pathlib import Path
 from typing import Any
 
-__all__ = ["ALGOS", "load_run", "run_algo"]
+__all__ = ["ALGOS", "check_run_config", "load_run", "run_algo", "save_checkpoint"]
 
 ALGOS = ("supervised", "recurrent-ppo")
+
+
+def check_run_config(out: Path, current: dict[str, Any], ignore: tuple[str, ...] = ()) -> None:
+    """Refuse ``out`` if its ``config.json`` is unreadable or differs from ``current`` outside ``ignore``
+    (the keys a resumed run may change, such as its budget)."""
+    path = out / "config.json"
+    if not path.exists():
+        return
+    try:
+        previous = json.loads(path.read_text())
+    except ValueError as exc:
+        raise ValueError(f"{path} is not valid JSON ({exc}); use a new folder") from exc
+    if {k: v for k, v in previous.items() if k not in ignore} != {k: v for k, v in current.items() if k not in ignore}:
+        raise ValueError(f"{out} holds a run of another configuration ({path}); use a new folder")
+
+
+def save_checkpoint(payload: dict[str, Any], path: Path) -> None:
+    """``torch.save`` through a temporary file: a crash never leaves a half-written checkpoint."""
+    import torch
+
+    tmp = path.with_name(path.name + ".tmp")
+    torch.save(payload, tmp)
+    os.replace(tmp, path)
 
 
 def run_algo(run_dir: str | os.PathLike[str]) -> str:

@@ -64,14 +64,12 @@ class NativeVecEnv(VecEnv):
         self.render_mode = None
         super().__init__(num_envs, self.vector_env.single_observation_space, self.vector_env.single_action_space)
         self._actions: np.ndarray | None = None
-        self._next_seed = None if seed is None else check_int(seed, "seed", 0)
+        self.seed(seed)
 
     # ------------------------------------------------------------------ stepping
 
     def reset(self) -> np.ndarray:
-        seed = self._next_seed if self._seeds[0] is None else self._seeds[0]
-        obs, _ = self.vector_env.reset(seed=seed)
-        self._next_seed = None
+        obs, _ = self.vector_env.reset(seed=self._seeds[0])
         self._reset_seeds()
         self._reset_options()
         self.reset_infos = [{} for _ in range(self.num_envs)]

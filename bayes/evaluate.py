@@ -36,10 +36,12 @@ __all__ = [
     "evaluate_bandit_policy",
     "evaluate_predictor",
     "prediction_observation",
+    "standard_error",
 ]
 
 
-def _stderr(x: np.ndarray, axis: int = 0) -> np.ndarray:
+def standard_error(x: np.ndarray, axis: int = 0) -> np.ndarray:
+    """Standard error of the mean along ``axis`` (``ddof=1``); NaN where there is one sample."""
     n = x.shape[axis]
     return x.std(axis=axis, ddof=1) / np.sqrt(n) if n > 1 else np.full(np.delete(x.shape, axis), np.nan)
 
@@ -159,16 +161,16 @@ def evaluate_bandit_policy(
         gap = (v_bayes - mean_return) / (v_bayes - random_return)
     return BanditEvaluation(
         mean_return=mean_return,
-        stderr=float(_stderr(total)),
+        stderr=float(standard_error(total)),
         bayes_regret=float(regret.mean()),
-        bayes_regret_stderr=float(_stderr(regret)),
+        bayes_regret_stderr=float(standard_error(regret)),
         bayes_optimal_return=v_bayes,
         random_return=random_return,
         bayes_gap=gap,
         regret_curve=step_regret.mean(axis=1),
-        regret_curve_stderr=_stderr(step_regret, axis=1),
+        regret_curve_stderr=standard_error(step_regret, axis=1),
         returns=total,
-        cumulative_regret_stderr=_stderr(np.cumsum(step_regret, axis=0), axis=1),
+        cumulative_regret_stderr=standard_error(np.cumsum(step_regret, axis=0), axis=1),
         n_episodes=n_episodes,
         horizon=horizon,
         n_arms=n_arms,
@@ -203,7 +205,7 @@ def compare_bandit_policies(a: StateMachine, b: StateMachine, **kwargs: Any) -> 
     first = evaluate_bandit_policy(a, **kwargs)
     second = evaluate_bandit_policy(b, **kwargs)
     diff = first.returns - second.returns
-    return PairedComparison(float(diff.mean()), float(_stderr(diff)), first, second)
+    return PairedComparison(float(diff.mean()), float(standard_error(diff)), first, second)
 
 
 # ---------------------------------------------------------------------------- prediction
@@ -281,14 +283,14 @@ def evaluate_predictor(
     per_episode_kl = kl.mean(axis=0)
     return PredictionEvaluation(
         log_loss=loss.mean(axis=1),
-        log_loss_stderr=_stderr(loss, axis=1),
+        log_loss_stderr=standard_error(loss, axis=1),
         bayes_log_loss=bayes_loss.mean(axis=1),
         kl=kl.mean(axis=1),
-        kl_stderr=_stderr(kl, axis=1),
+        kl_stderr=standard_error(kl, axis=1),
         mean_kl=float(per_episode_kl.mean()),
-        mean_kl_stderr=float(_stderr(per_episode_kl)),
+        mean_kl_stderr=float(standard_error(per_episode_kl)),
         total_log_loss=float(loss.sum(axis=0).mean()),
-        total_log_loss_stderr=float(_stderr(loss.sum(axis=0))),
+        total_log_loss_stderr=float(standard_error(loss.sum(axis=0))),
         n_episodes=n_episodes,
         horizon=horizon,
         seed=int(seed),

@@ -45,6 +45,7 @@ from typing import Any, Protocol
 
 import numpy as np
 
+from bayes.evaluate import standard_error
 from bayes.statemachine import StateMachine
 from bayes.validation import check_int, check_number, check_rng
 
@@ -118,8 +119,8 @@ class MLPRegressor:
         val, train = order[:n_val], order[n_val:] if len(xs) > n_val else order
         sizes = [x.shape[1], *self.hidden, y.shape[1]]
         weights = [(rng.normal(0.0, 1.0 / np.sqrt(m), (m, n)), np.zeros(n)) for m, n in itertools.pairwise(sizes)]
-        moments = [[np.zeros_like(p) for p in layer] for layer in weights for _ in range(2)]
-        first, second = moments[0::2], moments[1::2]
+        first = [[np.zeros_like(p) for p in layer] for layer in weights]  # Adam's moment estimates
+        second = [[np.zeros_like(p) for p in layer] for layer in weights]
         beta1, beta2, eps = 0.9, 0.999, 1e-8
         best, best_err = [tuple(p.copy() for p in layer) for layer in weights], np.inf
         check_every = max(1, self.steps // 60)
@@ -243,10 +244,6 @@ class SimulationResult:
                 "n_train": self.n_train, "n_test": self.n_test}
 
 
-def _stderr(per_episode: np.ndarray) -> float:
-    return float(per_episode.std(ddof=1) / np.sqrt(len(per_episode))) if len(per_episode) > 1 else float("nan")
-
-
 def _direction(
     a: StateMachine, b: StateMachine, inputs: np.ndarray, states_a: np.ndarray, states_b: np.ndarray,
     outputs_a: np.ndarray, train: np.ndarray, test: np.ndarray, regressor: Regressor,
@@ -257,11 +254,10 @@ def _direction(
     d_b = states_b.shape[2]
     regressor.fit(states_a[:, train].reshape(-1, d_a), states_b[:, train].reshape(-1, d_b))
     n_test, horizon = len(test), t1 - 1
-    a_now = states_a[:-1, test].reshape(-1, d_a)  # a_t for t = -1 .. T-2
+    mapped_all = regressor.predict(states_a[:, test].reshape(-1, d_a)).reshape(t1, n_test, d_b)  # phi(a_t)
     x_next = inputs[:, test].reshape(horizon * n_test, -1)  # x_{t+1}
-    mapped = _project(b, regressor.predict(a_now))
+    mapped = _project(b, mapped_all[:-1].reshape(-1, d_b))  # phi(a_t) for t = -1 .. T-2, made valid
     b_next, out_b = b.step(mapped, x_next)
-    mapped_all = regressor.predict(states_a[:, test].reshape(-1, d_a)).reshape(t1, n_test, d_b)
     phi_next = mapped_all[1:].reshape(-1, d_b)  # phi(a_{t+1}), before projection
     error = ((phi_next - np.asarray(b_next, dtype=np.float64)) ** 2).sum(axis=1).reshape(horizon, n_test)
     own = states_b[1:, test]  # B's own next states on the test episodes
@@ -274,9 +270,9 @@ def _direction(
     dissimilarity = np.asarray(divergence(out_a, out_b), dtype=np.float64).reshape(horizon, n_test)
     result = DirectionResult(
         state_dissimilarity=float(error.sum() / scale),
-        state_stderr=_stderr(per_episode_state),
+        state_stderr=float(standard_error(per_episode_state)),
         output_dissimilarity=float(dissimilarity.mean()),
-        output_stderr=_stderr(dissimilarity.mean(axis=0)),
+        output_stderr=float(standard_error(dissimilarity.mean(axis=0))),
         regressor=regressor,
         per_step_output=dissimilarity.mean(axis=1),
         mapped_states=mapped_all,
@@ -285,7 +281,7 @@ def _direction(
     if returns is not None:
         difference = np.asarray(returns(a), dtype=np.float64) - np.asarray(returns(MappedMachine(a, b, regressor)))
         result.return_difference = float(difference.mean())
-        result.return_stderr = _stderr(difference)
+        result.return_stderr = float(standard_error(difference))
     return result
 
 

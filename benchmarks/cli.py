@@ -219,26 +219,35 @@ def build_parser() -> argparse.ArgumentParser:
 SUPERVISED_PRESET = {"hidden_size": 64, "batch_size": 256, "learning_rate": 3e-3, "max_seconds": 120.0}
 
 
+def supervised_config(env_id: str, env_kwargs: dict[str, Any], seed: int, timesteps: int | None = None,
+                      max_seconds: float | None = None) -> Any:
+    """The supervised preset's :class:`~agents.predictor.PredictorConfig`: a budget of ``timesteps``
+    predictions, else of ``max_seconds`` of training (default the preset's two minutes)."""
+    from agents.predictor import PredictorConfig
+
+    horizon = int(gym.make(env_id, **env_kwargs).unwrapped.horizon)
+    batch = int(SUPERVISED_PRESET["batch_size"])
+    steps = 1_000_000 if timesteps is None else max(1, -(-timesteps // (batch * horizon)))
+    if timesteps is None and max_seconds is None:
+        max_seconds = SUPERVISED_PRESET["max_seconds"]
+    return PredictorConfig(
+        env_id=env_id, env_kwargs=env_kwargs, steps=steps, seed=seed,
+        hidden_size=int(SUPERVISED_PRESET["hidden_size"]), batch_size=batch,
+        learning_rate=float(SUPERVISED_PRESET["learning_rate"]), max_seconds=max_seconds,
+        eval_every=min(500, steps),
+    )
+
+
 def _train_supervised(env_id: str, out: str, timesteps: int | None, seed: int, preset: str | None,
                       env_kwargs: dict[str, Any]) -> None:
-    from agents.predictor import PREDICTION_ENVS, PredictorConfig, train_predictor
+    from agents.predictor import PREDICTION_ENVS, train_predictor
 
     if env_id not in PREDICTION_ENVS:
         raise ValueError(f"--algo supervised trains predictors: env_id must be one of {PREDICTION_ENVS}, "
                          f"got {env_id} (bandit envs train with --algo recurrent-ppo)")
     if preset not in (None, "default"):
         raise ValueError(f"--algo supervised has one preset, 'default'; got --preset {preset!r}")
-    horizon = int(gym.make(env_id, **env_kwargs).unwrapped.horizon)
-    batch = SUPERVISED_PRESET["batch_size"]
-    steps = 1_000_000 if timesteps is None else max(1, -(-timesteps // (batch * horizon)))
-    config = PredictorConfig(
-        env_id=env_id, env_kwargs=env_kwargs, steps=steps, seed=seed,
-        hidden_size=int(SUPERVISED_PRESET["hidden_size"]), batch_size=int(batch),
-        learning_rate=float(SUPERVISED_PRESET["learning_rate"]),
-        max_seconds=SUPERVISED_PRESET["max_seconds"] if timesteps is None else None,
-        eval_every=min(500, steps),
-    )
-    result = train_predictor(config, out, log=_log)
+    result = train_predictor(supervised_config(env_id, env_kwargs, seed, timesteps), out, log=_log)
     _log(f"trained {env_id} for {result['seconds']:.1f} s; the run is in {out}")
 
 
@@ -290,6 +299,7 @@ def _evaluate_predictor(machine: Any, config: Any, episodes: int, horizon: int |
 
 def _evaluate_bandit(machine: Any, config: Any, episodes: int, horizon: int | None, seed: int) -> dict[str, Any]:
     from agents.recurrent_ppo import evaluate_bandit_agent, reference_policy
+    from bayes.evaluate import standard_error
 
     result = evaluate_bandit_agent(machine, config.env_id, config.env_kwargs, episodes, seed, horizon)
     name, reference = reference_policy(config.env_id, config.env_kwargs, result.horizon)
@@ -306,7 +316,7 @@ def _evaluate_bandit(machine: Any, config: Any, episodes: int, horizon: int | No
             "reference": name,
             "reference_return": other.mean_return,
             "mean_difference": float(diff.mean()),
-            "stderr": float(diff.std(ddof=1) / np.sqrt(len(diff))),
+            "stderr": float(standard_error(diff)),
         },
         "regret_curve": result.regret_curve.tolist(),
     }

@@ -23,20 +23,22 @@ import numpy as np
 
 from bayes.simulation import SimulationResult
 
-__all__ = ["colour_values", "pca", "prediction_plot", "simulation_panel"]
+__all__ = ["colour_values", "pca", "prediction_plot", "pyplot", "save_figure", "simulation_panel"]
 
 
-def _pyplot() -> Any:
+def pyplot() -> Any:
+    """``matplotlib.pyplot`` on the headless Agg backend (files only)."""
     import matplotlib
 
-    matplotlib.use("Agg")  # headless: files only
+    matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
     return plt
 
 
-def _save(plt: Any, fig: Any, path: str | os.PathLike[str]) -> Path:
+def save_figure(fig: Any, path: str | os.PathLike[str]) -> Path:
     """Write ``fig`` as a PNG at ``path`` (parent folders made) and release it."""
+    plt = pyplot()
     fig.tight_layout()
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -85,7 +87,7 @@ def simulation_panel(result: SimulationResult, path: str | os.PathLike[str], nam
     """Write the 2x2 panel of ``result`` (from :func:`bayes.simulation.simulation_analysis`) to ``path``."""
     if result.states_a is None or result.b_simulates_a.mapped_states is None:
         raise ValueError("the result holds no states: run simulation_analysis to get one")
-    plt = _pyplot()
+    plt = pyplot()
     test = result.test[:max_episodes]
     keep = slice(0, len(test))
     a_states, b_states = result.states_a[1:, test], result.states_b[1:, test]  # after each input
@@ -117,7 +119,7 @@ def simulation_panel(result: SimulationResult, path: str | os.PathLike[str], nam
     axes[0, 0].set_ylabel(f"PCA of {name_a}'s states")
     axes[1, 0].set_ylabel(f"PCA of {name_a}'s states")
     fig.suptitle(f"Simulation: {name_a} (top left) and {name_b} (bottom right), each dot one time step", fontsize=10)
-    return _save(plt, fig, path)
+    return save_figure(fig, path)
 
 
 def _simplex(p: np.ndarray) -> np.ndarray:
@@ -134,7 +136,7 @@ def prediction_plot(bayes_outputs: np.ndarray, agent_outputs: np.ndarray, observ
     ``observations``: ``(T, N, obs_dim)`` the inputs (outcomes). Three probabilities (a die) are
     drawn on the probability simplex, anything else as the first parameter against time.
     """
-    plt = _pyplot()
+    plt = pyplot()
     bayes_outputs, agent_outputs = np.asarray(bayes_outputs), np.asarray(agent_outputs)
     n = min(n_episodes, bayes_outputs.shape[1])
     die = bayes_outputs.shape[-1] == 3
@@ -162,4 +164,4 @@ def prediction_plot(bayes_outputs: np.ndarray, agent_outputs: np.ndarray, observ
         ax.set_title(f"episode {e}", fontsize=9)
     axes[0, 0].legend(fontsize=8)
     fig.suptitle(title, fontsize=10)
-    return _save(plt, fig, path)
+    return save_figure(fig, path)

@@ -32,7 +32,6 @@ from pathlib import Path
 from typing import Any
 
 import gymnasium as gym
-import numpy as np
 import torch
 
 import meta_envs
@@ -44,6 +43,7 @@ from agents.recurrent_ppo import (
     reference_policy,
     train_recurrent_ppo,
 )
+from bayes.evaluate import standard_error
 
 ENV_ID = "MetaBandit-v0"
 TARGETS = {"throughput_ratio": 5.0, "bayes_gap": 0.05, "train_minutes": 30.0, "agent_steps_per_second": 50_000}
@@ -85,7 +85,7 @@ def quality(out: str, episodes: int) -> dict[str, Any]:
             "mean_return": agent.mean_return, "stderr": agent.stderr,
             "bayes_optimal_return": agent.bayes_optimal_return, "random_return": agent.random_return,
             "bayes_gap": agent.bayes_gap, "paired_reference": name,
-            "paired_shortfall": float(diff.mean()), "paired_stderr": float(diff.std(ddof=1) / np.sqrt(episodes)),
+            "paired_shortfall": float(diff.mean()), "paired_stderr": float(standard_error(diff)),
             "episodes": episodes}
 
 

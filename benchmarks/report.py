@@ -24,19 +24,9 @@ from typing import Any
 import gymnasium as gym
 import numpy as np
 
+from benchmarks.figures import pyplot, save_figure
+
 __all__ = ["write_report"]
-
-
-def _pyplot() -> Any:
-    from benchmarks.figures import _pyplot as pyplot
-
-    return pyplot()
-
-
-def _save(fig: Any, path: Path) -> Path:
-    from benchmarks.figures import _save as save
-
-    return save(_pyplot(), fig, path)
 
 
 def _run(folder: Path, record: dict[str, Any]) -> Path:
@@ -54,7 +44,7 @@ def coin_figure(folder: Path, records: list[dict[str, Any]]) -> Path | None:
         return None
     outcomes = np.array([1, 1, 1, 0, 1, 1, 1, 1, 0, 1, 0, 0, 0, 0, 0, 1, 0, 0, 0, 0], dtype=float)
     horizon = len(outcomes)
-    plt = _pyplot()
+    plt = pyplot()
     fig, ax = plt.subplots(figsize=(8, 4))
     for name, record in sorted(coins.items()):
         machine, config = load_run(_run(folder, record))
@@ -73,7 +63,7 @@ def coin_figure(folder: Path, records: list[dict[str, Any]]) -> Path | None:
     ax.set_ylabel("P(next outcome = 1)")
     ax.set_title("Fair-coin and bent-coin predictors on the same outcomes")
     ax.legend(fontsize=7, ncol=2)
-    return _save(fig, folder / "figures" / "coin_fair_vs_bent.png")
+    return save_figure(fig, folder / "figures" / "coin_fair_vs_bent.png")
 
 
 def kl_figure(folder: Path, records: list[dict[str, Any]]) -> Path | None:
@@ -81,7 +71,7 @@ def kl_figure(folder: Path, records: list[dict[str, Any]]) -> Path | None:
     predictors = [r for r in records if r["algo"] == "supervised" and r["seed"] == 0]
     if not predictors:
         return None
-    plt = _pyplot()
+    plt = pyplot()
     fig, ax = plt.subplots(figsize=(8, 4))
     trained = 0
     for record in predictors:
@@ -94,10 +84,11 @@ def kl_figure(folder: Path, records: list[dict[str, Any]]) -> Path | None:
     ax.set_ylabel("KL(Bayes || learned), nats")
     ax.set_title("KL to the Bayes predictive per step, beyond the trained horizon")
     ax.legend(fontsize=8)
-    return _save(fig, folder / "figures" / "kl_per_step.png")
+    return save_figure(fig, folder / "figures" / "kl_per_step.png")
 
 
 def _references(env: Any) -> list[tuple[str, Any]]:
+    from agents.recurrent_ppo import bandit_evaluation_kwargs
     from bayes.bandits import (
         UCB1,
         BayesOptimalPolicy,
@@ -110,16 +101,13 @@ def _references(env: Any) -> list[tuple[str, Any]]:
         ThompsonSampling,
     )
 
-    model = env.model
-    if hasattr(model, "noise_std"):
-        prior = np.stack([model.prior_mean, model.prior_std], axis=1)
-        noise = np.asarray(model.noise_std)
-        k = len(prior)
+    arms = bandit_evaluation_kwargs(env)
+    k, prior = arms["n_arms"], arms["prior"]
+    if arms["arms"] == "gaussian":
+        noise = arms["noise_std"]
         return [("Gittins (0.9)", GaussianGittinsPolicy(k, 0.9, prior, noise)),
                 ("Thompson", GaussianThompsonSampling(k, prior, noise)), ("UCB", GaussianUCB(k, prior, noise)),
                 ("greedy", GaussianGreedy(k, prior, noise))]
-    prior = np.stack([model.alpha, model.beta], axis=1)
-    k = len(prior)
     refs: list[tuple[str, Any]] = []
     try:
         refs.append(("Bayes-optimal", BayesOptimalPolicy(k, env.horizon, prior)))
@@ -138,7 +126,7 @@ def regret_figure(folder: Path, record: dict[str, Any], episodes: int) -> tuple[
     machine, config = load_run(_run(folder, record))
     env = gym.make(config.env_id, **config.env_kwargs).unwrapped
     kwargs = bandit_evaluation_kwargs(env)
-    plt = _pyplot()
+    plt = pyplot()
     fig, ax = plt.subplots(figsize=(7, 4))
     returns: dict[str, float] = {}
     t = np.arange(1, env.horizon + 1)
@@ -154,7 +142,7 @@ def regret_figure(folder: Path, record: dict[str, Any], episodes: int) -> tuple[
     ax.set_ylabel("cumulative regret")
     ax.set_title(f"{record['task']}: cumulative regret ({episodes} paired episodes, 95% bands)")
     ax.legend(fontsize=8)
-    return _save(fig, folder / "figures" / f"regret_{record['task']}.png"), returns
+    return save_figure(fig, folder / "figures" / f"regret_{record['task']}.png"), returns
 
 
 def _fmt(value: Any, digits: int = 4) -> str:

@@ -99,15 +99,10 @@ def _train(task: Task, run: Path, seed: int, preset: dict[str, Any], log: Callab
             config = replace(config, **SHORT_BUDGET_SCHEDULE)
         result = train_recurrent_ppo(config, run, progress_bar=sys.stderr.isatty(), log=log)
         return {"train_seconds": result["seconds"], "train_steps": result["timesteps"]}
-    from agents.predictor import PredictorConfig, train_predictor
-    from benchmarks.cli import SUPERVISED_PRESET
+    from agents.predictor import train_predictor
+    from benchmarks.cli import supervised_config
 
-    config = PredictorConfig(
-        env_id=task.env_id, env_kwargs=task.env_kwargs, steps=1_000_000, seed=seed,
-        hidden_size=int(SUPERVISED_PRESET["hidden_size"]), batch_size=int(SUPERVISED_PRESET["batch_size"]),
-        learning_rate=float(SUPERVISED_PRESET["learning_rate"]), max_seconds=preset["supervised_seconds"],
-        eval_every=500,
-    )
+    config = supervised_config(task.env_id, task.env_kwargs, seed, max_seconds=preset["supervised_seconds"])
     result = train_predictor(config, run, resume=False, log=log)
     horizon = int(gym.make(task.env_id, **task.env_kwargs).unwrapped.horizon)
     steps = result["history"][-1]["step"] if result["history"] else 0

@@ -40,19 +40,18 @@ __all__ = ["bayes_agent", "main", "run_simulation"]
 
 def bayes_agent(env_id: str, env_kwargs: dict[str, Any]) -> tuple[str, Any]:
     """``(name, machine)``: the Bayes agent that a run on ``env_id`` is compared with."""
+    from agents.recurrent_ppo import bandit_evaluation_kwargs
     from bayes.bandits import BayesOptimalPolicy, GaussianGittinsPolicy
     from bayes.predictors import BayesPredictor
 
     gym.register_envs(meta_envs)
     env = gym.make(env_id, **env_kwargs).unwrapped
-    model = env.model
     if not isinstance(env.action_space, gym.spaces.Discrete):
-        return "Bayes", BayesPredictor(model)
-    if env_id == "MetaGaussianBandit-v0":
-        prior = np.stack([model.prior_mean, model.prior_std], axis=1)
-        return "Gittins", GaussianGittinsPolicy(len(prior), 0.9, prior, np.asarray(model.noise_std))
-    prior = np.stack([model.alpha, model.beta], axis=1)
-    return "Bayes", BayesOptimalPolicy(len(prior), env.horizon, prior)
+        return "Bayes", BayesPredictor(env.model)
+    arms = bandit_evaluation_kwargs(env)
+    if arms["arms"] == "gaussian":
+        return "Gittins", GaussianGittinsPolicy(arms["n_arms"], 0.9, arms["prior"], arms["noise_std"])
+    return "Bayes", BayesOptimalPolicy(arms["n_arms"], env.horizon, arms["prior"])
 
 
 def run_simulation(run_dir: str, episodes: int = 1000, out: str | None = None, seed: int = 0,
