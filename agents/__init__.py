@@ -3,6 +3,12 @@
 - :mod:`agents.recurrent_ppo`: sb3-contrib RecurrentPPO on the bandit envs: tuned presets,
   an entropy schedule, the Bayes gap in TensorBoard, checkpoints, resume, and
   :class:`~agents.recurrent_ppo.RecurrentPPOMachine`, the policy as a state machine;
+- :mod:`agents.rl2`: the fast batched trainer: a torch actor-critic (LSTM, GRU or RNN core)
+  trained with PPO or A2C on whole episodes of the native vector envs, tuned presets, the
+  Bayes gap in TensorBoard, checkpoints, bit-for-bit resume, and
+  :class:`~agents.rl2.RL2Machine`, the policy as a state machine;
+- :mod:`agents.bandit_eval`: what the bandit trainers share: paired evaluation of a bandit
+  state machine on an env's task family, and the reference policy to pair it with;
 - :mod:`agents.vec_env`: an SB3 ``VecEnv`` over the native vector envs;
 - :mod:`agents.predictor`: supervised LSTM predictors for the prediction envs and their
   state-machine adapter;

@@ -40,25 +40,38 @@ from __future__ import annotations
 
 import json
 import os
-import pickle
 import time
-from dataclasses import asdict, dataclass, field, fields
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-import gymnasium as gym
 import numpy as np
 import torch
 from sb3_contrib import RecurrentPPO
 from stable_baselines3.common.callbacks import BaseCallback, CallbackList
 from stable_baselines3.common.vec_env import VecMonitor
 
-import meta_envs
-from agents.runs import check_run_config, save_checkpoint
+from agents.bandit_eval import (
+    BANDIT_ENVS,
+    EVAL_SEED,
+    bandit_evaluation_kwargs,
+    base_env,
+    evaluate_bandit_agent,
+    reference_policy,
+)
+from agents.runs import (
+    check_actor_critic,
+    check_run_config,
+    config_from_dict,
+    env_signature,
+    load_env_checkpoint,
+    load_run_folder,
+    preset_of,
+    save_checkpoint,
+)
 from agents.vec_env import NativeVecEnv
-from bayes.evaluate import BanditEvaluation, evaluate_bandit_policy
-from bayes.models import NormalKnownNoise
-from bayes.validation import check_int, check_number
+from bayes.evaluate import BanditEvaluation
+from bayes.validation import check_int
 
 __all__ = [
     "BANDIT_ENVS",
@@ -76,8 +89,6 @@ __all__ = [
     "train_recurrent_ppo",
 ]
 
-BANDIT_ENVS = ("MetaBandit-v0", "MetaGaussianBandit-v0")
-EVAL_SEED = 1_000_003  #: seed of the callback's evaluation episodes (plus the run's seed)
 
 
 @dataclass
@@ -121,23 +132,9 @@ class RecurrentPPOConfig:
         for name in ("timesteps", "num_envs", "batch_size", "n_epochs", "lstm_hidden_size", "eval_every",
                      "eval_episodes", "torch_threads"):
             check_int(getattr(self, name), name, 1)
-        check_int(self.seed, "seed", 0)
+        check_actor_critic(self)
         if self.n_steps is not None:
             check_int(self.n_steps, "n_steps", 1)
-        for name in ("learning_rate", "learning_rate_final"):
-            check_number(getattr(self, name), name, 0.0, 1.0)
-        for name in ("gamma", "gae_lambda", "ent_anneal_fraction"):
-            value = check_number(getattr(self, name), name)
-            if not 0.0 <= value <= 1.0:
-                raise ValueError(f"{name} must lie in [0, 1], got {value}")
-        for name in ("clip_range", "ent_coef", "ent_coef_final", "vf_coef", "max_grad_norm"):
-            value = check_number(getattr(self, name), name)
-            if value < 0:
-                raise ValueError(f"{name} must be >= 0, got {value}")
-        if not isinstance(self.net_arch, list) or not all(isinstance(n, int) and n > 0 for n in self.net_arch):
-            raise ValueError(f"net_arch must be a list of positive ints, got {self.net_arch!r}")
-        if self.max_seconds is not None:
-            check_number(self.max_seconds, "max_seconds", 0.0)
 
     def rollout_steps(self, horizon: int) -> int:
         return self.n_steps if self.n_steps is not None else horizon
@@ -145,11 +142,7 @@ class RecurrentPPOConfig:
     @classmethod
     def from_dict(cls, values: dict[str, Any]) -> RecurrentPPOConfig:
         """From ``config.json``; ``ValueError`` naming unknown keys."""
-        known = {f.name for f in fields(cls)}
-        unknown = sorted(set(values) - known)
-        if unknown:
-            raise ValueError(f"unknown RecurrentPPO config keys {unknown}; known: {sorted(known)}")
-        return cls(**values)
+        return config_from_dict(cls, values, "RecurrentPPO")
 
 
 #: Tuned settings (``meta-bayes train ENV --algo recurrent-ppo --preset NAME``); the default
@@ -183,49 +176,11 @@ PRESETS: dict[str, dict[str, Any]] = {
 
 
 def preset_config(preset: str, env_id: str, env_kwargs: dict[str, Any] | None = None, seed: int = 0,
-                  timesteps: int | None = None) -> RecurrentPPOConfig:
-    """The config of ``preset`` for ``env_id`` (``timesteps=None``: the preset's own budget)."""
-    if preset not in PRESETS:
-        raise ValueError(f"unknown RecurrentPPO preset {preset!r}; known: {sorted(PRESETS)}")
-    values = {**PRESETS[preset], "env_id": env_id, "env_kwargs": dict(env_kwargs or {}), "seed": seed}
-    if timesteps is not None:
-        values["timesteps"] = timesteps
-        values["max_seconds"] = None
-        values["eval_every"] = min(values.get("eval_every", RecurrentPPOConfig.eval_every), timesteps)
-    config = RecurrentPPOConfig.from_dict(values)
-    config.validate()
-    return config
-
-
-def reference_policy(env_id: str, env_kwargs: dict[str, Any], horizon: int | None = None) -> tuple[str, Any]:
-    """``(name, policy)``: the Bayes-optimal policy of a Bernoulli bandit where its DP fits in
-    memory, else Thompson sampling (Gaussian arms have no exact finite-horizon solution here)."""
-    from bayes.bandits import BayesOptimalPolicy, GaussianThompsonSampling, ThompsonSampling
-
-    kwargs = bandit_evaluation_kwargs(_base_env(env_id, env_kwargs))
-    if kwargs["arms"] == "gaussian":
-        return "thompson-sampling", GaussianThompsonSampling(kwargs["n_arms"], kwargs["prior"], kwargs["noise_std"])
-    try:
-        return "bayes-optimal", BayesOptimalPolicy(kwargs["n_arms"], horizon or kwargs["horizon"], kwargs["prior"])
-    except ValueError:
-        return "thompson-sampling", ThompsonSampling(kwargs["n_arms"], kwargs["prior"])
-
-
-def _base_env(env_id: str, env_kwargs: dict[str, Any]) -> Any:
-    """The unwrapped single env of ``env_id`` (``gym.make`` validates the arguments)."""
-    gym.register_envs(meta_envs)
-    return gym.make(env_id, **env_kwargs).unwrapped
-
-
-def bandit_evaluation_kwargs(env: Any) -> dict[str, Any]:
-    """Arguments of :func:`bayes.evaluate.evaluate_bandit_policy` that replay ``env``'s episodes."""
-    model = env.model
-    if isinstance(model, NormalKnownNoise):
-        prior = np.stack([model.prior_mean, model.prior_std], axis=1)
-        return {"n_arms": len(prior), "horizon": env.horizon, "prior": prior, "arms": "gaussian",
-                "noise_std": np.asarray(model.noise_std, dtype=float)}
-    prior = np.stack([model.alpha, model.beta], axis=1)
-    return {"n_arms": len(prior), "horizon": env.horizon, "prior": prior, "arms": "bernoulli"}
+                  timesteps: int | None = None, **overrides: Any) -> RecurrentPPOConfig:
+    """The config of ``preset`` for ``env_id`` (``timesteps=None``: the preset's own budget), with
+    ``overrides`` of its fields."""
+    return preset_of(RecurrentPPOConfig, PRESETS, "RecurrentPPO", preset, env_id, env_kwargs, seed, timesteps,
+                     overrides)
 
 
 class RecurrentPPOMachine:
@@ -266,19 +221,10 @@ class RecurrentPPOMachine:
         return torch.cat(flat, dim=1).double().numpy(), probs
 
 
-def evaluate_bandit_agent(machine: Any, env_id: str, env_kwargs: dict[str, Any], episodes: int,
-                          seed: int = 0, horizon: int | None = None) -> BanditEvaluation:
-    """Evaluate a bandit StateMachine on ``env_id``'s task family (paired with the Bayes agent)."""
-    kwargs = bandit_evaluation_kwargs(_base_env(env_id, env_kwargs))
-    if horizon is not None:
-        kwargs["horizon"] = check_int(horizon, "horizon", 1)
-    return evaluate_bandit_policy(machine, n_episodes=episodes, seed=seed, **kwargs)
-
-
 def build_model(config: RecurrentPPOConfig, venv: Any = None, tensorboard_log: str | None = None) -> RecurrentPPO:
     """A fresh RecurrentPPO for ``config`` on a :class:`NativeVecEnv` (or the given ``venv``)."""
     config.validate()
-    horizon = _base_env(config.env_id, config.env_kwargs).horizon
+    horizon = base_env(config.env_id, config.env_kwargs).horizon
     if venv is None:
         venv = VecMonitor(NativeVecEnv(config.env_id, config.num_envs, seed=config.seed, **config.env_kwargs))
     n_steps = config.rollout_steps(horizon)
@@ -380,15 +326,11 @@ class BayesGapCallback(BaseCallback):
 # ---------------------------------------------------------------------------- checkpoints
 
 
-def _env_signature(config: RecurrentPPOConfig) -> str:
-    return json.dumps({"env_id": config.env_id, "env_kwargs": config.env_kwargs}, sort_keys=True)
-
-
 def _save_checkpoint(out: Path, config: RecurrentPPOConfig, model: RecurrentPPO, history: list[dict[str, Any]],
                      seconds: float) -> None:
     """``checkpoint.pt`` (tensors and plain data, atomic) and ``model.zip`` (SB3's format)."""
     payload = {
-        "env": _env_signature(config),
+        "env": env_signature(config),
         "policy": model.policy.state_dict(),
         "optimizer": model.policy.optimizer.state_dict(),
         "timesteps": int(model.num_timesteps),
@@ -399,12 +341,6 @@ def _save_checkpoint(out: Path, config: RecurrentPPOConfig, model: RecurrentPPO,
     save_checkpoint(payload, out / "checkpoint.pt")
     model.save(out / "model.tmp.zip")
     os.replace(out / "model.tmp.zip", out / "model.zip")
-
-
-def _read_config(out: Path) -> RecurrentPPOConfig:
-    config = RecurrentPPOConfig.from_dict(json.loads((out / "config.json").read_text()))
-    config.validate()
-    return config
 
 
 def train_recurrent_ppo(config: RecurrentPPOConfig, out_dir: str | os.PathLike[str], resume: bool = True,
@@ -430,7 +366,7 @@ def train_recurrent_ppo(config: RecurrentPPOConfig, out_dir: str | os.PathLike[s
     history: list[dict[str, Any]] = []
     seconds_before = 0.0
     if resume and checkpoint.exists():
-        saved = _load_checkpoint(checkpoint, config)
+        saved = load_env_checkpoint(checkpoint, config)
         model.policy.load_state_dict(saved["policy"])
         model.policy.optimizer.load_state_dict(saved["optimizer"])
         model.num_timesteps = int(saved["timesteps"])
@@ -472,27 +408,17 @@ def train_recurrent_ppo(config: RecurrentPPOConfig, out_dir: str | os.PathLike[s
             "timesteps": int(model.num_timesteps)}
 
 
-def _load_checkpoint(path: Path, config: RecurrentPPOConfig) -> dict[str, Any]:
-    """The checkpoint's contents; ``ValueError`` if it was made for another env than ``config``'s."""
-    saved = torch.load(path, weights_only=True)
-    if saved.get("env") != _env_signature(config):
-        raise ValueError(f"{path} was made for {saved.get('env')}, not for {_env_signature(config)}")
-    return saved
-
-
 def load_recurrent_ppo(out_dir: str | os.PathLike[str]) -> tuple[RecurrentPPOMachine, RecurrentPPOConfig]:
     """The trained policy of ``out_dir`` as a state machine, and its configuration.
 
     Reads ``config.json`` and ``checkpoint.pt`` only (``weights_only=True``: no pickled code
     runs). ``ValueError`` with a clear message for a missing or corrupt folder.
     """
-    out = Path(out_dir)
-    try:
-        config = _read_config(out)
-        saved = _load_checkpoint(out / "checkpoint.pt", config)
+
+    def build(config: RecurrentPPOConfig, saved: dict[str, Any]) -> RecurrentPPOMachine:
         venv = VecMonitor(NativeVecEnv(config.env_id, 1, seed=0, **config.env_kwargs))
         model = build_model(RecurrentPPOConfig(**{**asdict(config), "num_envs": 1, "batch_size": 1}), venv)
         model.policy.load_state_dict(saved["policy"])
-    except (OSError, ValueError, TypeError, KeyError, RuntimeError, EOFError, pickle.UnpicklingError) as exc:
-        raise ValueError(f"{out} does not hold a readable RecurrentPPO run: {exc}") from exc
-    return RecurrentPPOMachine(model.policy), config
+        return RecurrentPPOMachine(model.policy)
+
+    return load_run_folder(out_dir, RecurrentPPOConfig.from_dict, "RecurrentPPO", build)

@@ -5,10 +5,11 @@ Subcommands::
     meta-bayes envs [--json]                       the registered environments and their defaults
     meta-bayes demo [ENV_ID] [--seed S] [--policy bayes|greedy|random] [--set KEY=VALUE ...]
                                                    one episode, step by step, with the posterior
-    meta-bayes train ENV_ID --algo supervised|recurrent-ppo --out DIR [--timesteps N] [--seed S]
-                     [--preset NAME] [--set KEY=VALUE ...] [--progress]
-                                                   meta-train an LSTM predictor (prediction envs)
-                                                   or a RecurrentPPO agent (bandit envs)
+    meta-bayes train ENV_ID --algo supervised|recurrent-ppo|rl2 --out DIR [--timesteps N] [--seed S]
+                     [--preset NAME] [--hp KEY=VALUE ...] [--set KEY=VALUE ...] [--progress]
+                                                   meta-train an LSTM predictor (prediction envs),
+                                                   a RecurrentPPO agent or an RL² agent of the fast
+                                                   batched trainer (bandit envs)
     meta-bayes evaluate DIR [--episodes N] [--horizon T] [--seed S] [--json]
                                                    the trained agent against the Bayes-optimal one
                                                    on the same episodes: return, Bayes gap (bandits),
@@ -17,7 +18,7 @@ Subcommands::
     meta-bayes simulate DIR [--episodes N] [--out FIGDIR] [--seed S] [--json]
                                                    the simulation analysis between the trained
                                                    agent and the Bayes agent, with its pictures
-    meta-bayes reproduce [--preset quick|full] [--out DIR] [--seeds N] [--tasks NAME ...]
+    meta-bayes reproduce [--preset quick|full] [--out DIR] [--seeds N] [--tasks NAME ...] [--algo rl2]
                                                    the whole study and its report (DIR/report.md)
 """
 
@@ -95,13 +96,13 @@ def _print_envs(as_json: bool) -> None:
         print(f"    info:        {info}")
 
 
-def _parse_set(items: Sequence[str]) -> dict[str, Any]:
+def _parse_set(items: Sequence[str], flag: str = "--set") -> dict[str, Any]:
     """``KEY=VALUE`` pairs; values are Python literals (numbers, tuples, strings)."""
     kwargs: dict[str, Any] = {}
     for item in items:
         key, sep, text = item.partition("=")
         if not sep or not key:
-            raise SystemExit(f"meta-bayes: --set expects KEY=VALUE, got {item!r}")
+            raise SystemExit(f"meta-bayes: {flag} expects KEY=VALUE, got {item!r}")
         try:
             kwargs[key] = ast.literal_eval(text)
         except (ValueError, SyntaxError):
@@ -110,7 +111,7 @@ def _parse_set(items: Sequence[str]) -> dict[str, Any]:
 
 
 POLICIES = ("bayes", "greedy", "random")
-TRAIN_ALGOS = ("supervised", "recurrent-ppo")
+TRAIN_ALGOS = ("supervised", "recurrent-ppo", "rl2")
 
 
 def _demo_agent(env: gym.Env, policy: str) -> Any:
@@ -184,10 +185,14 @@ def build_parser() -> argparse.ArgumentParser:
     train = sub.add_parser("train", help="meta-train an agent on an env and write it to a folder")
     train.add_argument("env_id", choices=meta_envs.ENV_IDS)
     train.add_argument("--algo", choices=TRAIN_ALGOS, required=True,
-                       help="supervised: LSTM predictors (prediction envs); recurrent-ppo: bandit agents")
+                       help="supervised: LSTM predictors (prediction envs); recurrent-ppo (sb3-contrib) or "
+                            "rl2 (the fast batched trainer): bandit agents")
     train.add_argument("--preset", default=None,
                        help="hyperparameters; default: the env's own tuned preset "
-                            "(recurrent-ppo: agents.recurrent_ppo.PRESETS)")
+                            "(agents.recurrent_ppo.PRESETS, agents.rl2.PRESETS)")
+    train.add_argument("--hp", dest="hyperparameters", action="append", default=[], metavar="KEY=VALUE",
+                       help="a hyperparameter over the preset's (recurrent-ppo, rl2), e.g. --hp core=gru "
+                            "--hp hidden_size=32")
     train.add_argument("--progress", action=argparse.BooleanOptionalAction, default=None,
                        help="a progress bar (default: when stderr is a terminal)")
     train.add_argument("--timesteps", type=int, default=None,
@@ -251,15 +256,22 @@ def _train_supervised(env_id: str, out: str, timesteps: int | None, seed: int, p
     _log(f"trained {env_id} for {result['seconds']:.1f} s; the run is in {out}")
 
 
-def _train_recurrent_ppo(env_id: str, out: str, timesteps: int | None, seed: int, preset: str | None,
-                         env_kwargs: dict[str, Any], progress: bool) -> None:
-    from agents.recurrent_ppo import BANDIT_ENVS, preset_config, train_recurrent_ppo
+def _train_bandit(algo: str, env_id: str, out: str, timesteps: int | None, seed: int, preset: str | None,
+                  env_kwargs: dict[str, Any], progress: bool, hyperparameters: dict[str, Any]) -> None:
+    """``--algo recurrent-ppo`` or ``--algo rl2``: the preset (default: the env's own) and the overrides."""
+    from agents.bandit_eval import BANDIT_ENVS
 
     if env_id not in BANDIT_ENVS:
-        raise ValueError(f"--algo recurrent-ppo trains bandit agents: env_id must be one of {BANDIT_ENVS}, "
+        raise ValueError(f"--algo {algo} trains bandit agents: env_id must be one of {BANDIT_ENVS}, "
                          f"got {env_id} (prediction envs train with --algo supervised)")
-    config = preset_config(preset or env_id, env_id, env_kwargs, seed=seed, timesteps=timesteps)
-    result = train_recurrent_ppo(config, out, progress_bar=progress, log=_log)
+    if algo == "rl2":
+        from agents import rl2 as pipeline
+    else:
+        from agents import recurrent_ppo as pipeline
+    config = pipeline.preset_config(preset or env_id, env_id, env_kwargs, seed=seed, timesteps=timesteps,
+                                    **hyperparameters)
+    train = pipeline.train_rl2 if algo == "rl2" else pipeline.train_recurrent_ppo
+    result = train(config, out, progress_bar=progress, log=_log)
     _log(f"trained {env_id} for {result['timesteps']} env steps in {result['seconds']:.1f} s; the run is in {out}")
 
 
@@ -268,18 +280,25 @@ def _log(message: str) -> None:
 
 
 def run_train(env_id: str, algo: str, out: str, timesteps: int | None, seed: int, preset: str | None = None,
-              progress: bool = False, **env_kwargs: Any) -> None:
-    """``meta-bayes train``: supervised predictors (prediction envs), RecurrentPPO (bandit envs)."""
+              progress: bool = False, hyperparameters: dict[str, Any] | None = None, **env_kwargs: Any) -> None:
+    """``meta-bayes train``: supervised predictors (prediction envs); RecurrentPPO or RL² (bandit envs)."""
     if timesteps is not None and timesteps < 1:
         raise ValueError(f"--timesteps must be >= 1, got {timesteps}")
     if seed < 0:
         raise ValueError(f"--seed must be >= 0, got {seed}")
-    if algo == "supervised":
-        _train_supervised(env_id, out, timesteps, seed, preset, env_kwargs)
-    elif algo == "recurrent-ppo":
-        _train_recurrent_ppo(env_id, out, timesteps, seed, preset, env_kwargs, progress)
-    else:
+    if algo not in TRAIN_ALGOS:
         raise ValueError(f"--algo must be one of {TRAIN_ALGOS}, got {algo!r}")
+    hyperparameters = dict(hyperparameters or {})
+    fixed = sorted(set(hyperparameters) & {"env_id", "env_kwargs", "algo", "seed", "timesteps"})
+    if fixed:
+        raise ValueError(f"--hp cannot set {fixed}: use the argument of the same name (--set for env_kwargs)")
+    if algo == "supervised":
+        if hyperparameters:
+            raise ValueError(f"--hp applies to recurrent-ppo and rl2, not to supervised "
+                             f"(got {sorted(hyperparameters)})")
+        _train_supervised(env_id, out, timesteps, seed, preset, env_kwargs)
+    else:
+        _train_bandit(algo, env_id, out, timesteps, seed, preset, env_kwargs, progress, hyperparameters)
 
 
 def _evaluate_predictor(machine: Any, config: Any, episodes: int, horizon: int | None, seed: int) -> dict[str, Any]:
@@ -372,7 +391,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         elif args.command == "train":
             progress = sys.stderr.isatty() if args.progress is None else args.progress
             run_train(args.env_id, args.algo, args.out, args.timesteps, args.seed, args.preset, progress,
-                      **_parse_set(args.settings))
+                      _parse_set(args.hyperparameters, "--hp"), **_parse_set(args.settings))
         elif args.command == "evaluate":
             summary = run_evaluate(args.run_dir, args.episodes, args.horizon, args.seed)
             if args.json:
@@ -382,7 +401,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         elif args.command == "reproduce":
             from benchmarks.reproduce import reproduce
 
-            reproduce(args.preset, args.out, args.seeds, args.tasks, log=_log)
+            reproduce(args.preset, args.out, args.seeds, args.tasks, log=_log, algo=args.algo)
         elif args.command == "simulate":
             from benchmarks.simulate import print_summary, run_simulation
 

@@ -2,8 +2,12 @@
 
 Usage::
 
-    meta-bayes reproduce --preset quick|full [--out DIR] [--seeds N] [--tasks NAME ...]
+    meta-bayes reproduce --preset quick|full [--out DIR] [--seeds N] [--tasks NAME ...] [--algo rl2]
     python -m benchmarks.reproduce --preset quick
+
+``--algo rl2`` adds, beside every bandit task trained with RecurrentPPO (the reference
+baseline, kept in the report), the same task trained with the fast batched trainer
+(:mod:`agents.rl2`), named ``<task>-rl2``.
 
 For every task of :data:`TASKS` and every seed: train (or reuse a finished run in
 ``DIR/runs``), evaluate against the Bayes agent on paired episodes at the trained horizon and
@@ -30,7 +34,7 @@ import gymnasium as gym
 
 import meta_envs
 
-__all__ = ["PRESETS", "TASKS", "Task", "main", "reproduce"]
+__all__ = ["ALGOS", "PRESETS", "TASKS", "Task", "main", "reproduce", "with_algo"]
 
 
 @dataclass(frozen=True)
@@ -68,12 +72,15 @@ SHORT_BUDGET_SCHEDULE = {"ent_anneal_fraction": 1.0, "learning_rate_final": 5e-4
 #: 2M env steps (about 2 minutes) per bandit agent, still short of convergence; ``full``
 #: trains every agent with its own preset's budget (two minutes per predictor, 10M steps per
 #: bandit agent, about 15 minutes each), what a paper would report.
+#: ``rl2_timesteps`` (``--algo rl2`` only): about a minute of the rl2 trainer in ``quick``, the
+#: preset's own budget (about 4 minutes) in ``full``.
 PRESETS: dict[str, dict[str, Any]] = {
-    "quick": {"supervised_seconds": 25.0, "rppo_timesteps": 2_048_000, "eval_episodes": 5000,
-              "simulation_episodes": 600, "generalisation_factor": 5, "min_free_mb": 300},
-    "full": {"supervised_seconds": 120.0, "rppo_timesteps": None, "eval_episodes": 20_000,
+    "quick": {"supervised_seconds": 25.0, "rppo_timesteps": 2_048_000, "rl2_timesteps": 8_192_000,
+              "eval_episodes": 5000, "simulation_episodes": 600, "generalisation_factor": 5, "min_free_mb": 300},
+    "full": {"supervised_seconds": 120.0, "rppo_timesteps": None, "rl2_timesteps": None, "eval_episodes": 20_000,
              "simulation_episodes": 2000, "generalisation_factor": 5, "min_free_mb": 1000},
 }
+ALGOS = ("recurrent-ppo", "rl2")  #: the bandit trainers ``--algo`` may add to the study
 
 
 def _versions() -> dict[str, str]:
@@ -90,6 +97,13 @@ def _versions() -> dict[str, str]:
 
 def _train(task: Task, run: Path, seed: int, preset: dict[str, Any], log: Callable[[str], None]) -> dict[str, Any]:
     """Train (or resume) the task's agent in ``run``; returns the training time and steps."""
+    if task.algo == "rl2":
+        from agents.rl2 import preset_config as rl2_config
+        from agents.rl2 import train_rl2
+
+        config = rl2_config(task.env_id, task.env_id, task.env_kwargs, seed=seed, timesteps=preset["rl2_timesteps"])
+        result = train_rl2(config, run, progress_bar=sys.stderr.isatty(), log=log)
+        return {"train_seconds": result["seconds"], "train_steps": result["timesteps"]}
     if task.bandit:
         from agents.recurrent_ppo import preset_config, train_recurrent_ppo
 
@@ -189,12 +203,26 @@ def _task_results(task: Task, seed: int, out: Path, preset: dict[str, Any], log:
     return record
 
 
+def with_algo(tasks: Sequence[Task], algo: str) -> list[Task]:
+    """``tasks``, and after each bandit task the same task trained with ``algo`` (``<name>-<algo>``)
+    when ``algo`` is not the suite's own RecurrentPPO."""
+    if algo not in ALGOS:
+        raise ValueError(f"--algo must be one of {ALGOS}, got {algo!r}")
+    out: list[Task] = []
+    for task in tasks:
+        out.append(task)
+        if task.bandit and algo != task.algo:
+            out.append(replace(task, name=f"{task.name}-{algo}", algo=algo))
+    return out
+
+
 def reproduce(preset: str = "quick", out: str = "runs/reproduce", seeds: int = 1,
               tasks: Sequence[str] | None = None, log: Callable[[str], None] = print,
-              budget: dict[str, Any] | None = None) -> dict[str, Any]:
+              budget: dict[str, Any] | None = None, algo: str = "recurrent-ppo") -> dict[str, Any]:
     """Run the study and write its report; returns the content of ``results.json``.
 
-    ``budget``: entries that replace the preset's (e.g. shorter training in tests).
+    ``budget``: entries that replace the preset's (e.g. shorter training in tests). ``algo="rl2"``
+    adds the bandit tasks trained with :mod:`agents.rl2` beside the RecurrentPPO ones.
     """
     if preset not in PRESETS:
         raise ValueError(f"unknown preset {preset!r}; known: {sorted(PRESETS)}")
@@ -204,7 +232,7 @@ def reproduce(preset: str = "quick", out: str = "runs/reproduce", seeds: int = 1
     unknown = sorted(set(tasks or ()) - set(names))
     if unknown:
         raise ValueError(f"unknown tasks {unknown}; known: {names}")
-    chosen = [t for t in TASKS if tasks is None or t.name in tasks]
+    chosen = with_algo([t for t in TASKS if tasks is None or t.name in tasks], algo)
     unknown_keys = sorted(set(budget or {}) - set(PRESETS[preset]))
     if unknown_keys:
         raise ValueError(f"unknown budget keys {unknown_keys}; known: {sorted(PRESETS[preset])}")
@@ -235,7 +263,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     add_arguments(parser)
     args = parser.parse_args(argv)
     try:
-        reproduce(args.preset, args.out, args.seeds, args.tasks, log=lambda m: print(m, file=sys.stderr, flush=True))
+        reproduce(args.preset, args.out, args.seeds, args.tasks, log=lambda m: print(m, file=sys.stderr, flush=True),
+                  algo=args.algo)
     except ValueError as exc:
         print(f"reproduce: error: {exc}", file=sys.stderr)
         return 2
@@ -248,6 +277,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--seeds", type=int, default=1)
     parser.add_argument("--tasks", nargs="+", default=None, metavar="NAME",
                         help=f"a subset of {[t.name for t in TASKS]}")
+    parser.add_argument("--algo", choices=ALGOS, default="recurrent-ppo",
+                        help="rl2: also train every bandit task with the fast batched trainer (agents.rl2), "
+                             "beside RecurrentPPO, the reference baseline")
 
 
 if __name__ == "__main__":

@@ -110,10 +110,37 @@ def test_train_and_evaluate_a_bandit_agent(tmp_path, capsys):
     assert "Bayes gap" in capsys.readouterr().out
 
 
+def test_train_rl2_with_hyperparameters_evaluate_and_simulate(tmp_path, capsys):
+    pytest.importorskip("torch")
+    run = str(tmp_path / "rl2")
+    argv = ["train", "MetaBandit-v0", "--algo", "rl2", "--preset", "quick", "--timesteps", "20480", "--seed", "2",
+            "--hp", "core=gru", "--hp", "hidden_size=16", "--set", "n_arms=3", "--out", run, "--no-progress"]
+    assert cli.main(argv) == 0
+    assert "the run is in" in capsys.readouterr().err
+    config = json.loads((tmp_path / "rl2" / "config.json").read_text())
+    assert (config["algo"], config["core"], config["hidden_size"], config["seed"]) == ("rl2", "gru", 16, 2)
+    assert config["env_kwargs"] == {"n_arms": 3} and config["timesteps"] == 20480
+    assert cli.main(["evaluate", run, "--episodes", "300", "--json"]) == 0
+    summary = json.loads(capsys.readouterr().out)
+    assert summary["algo"] == "rl2" and summary["paired"]["reference"] == "bayes-optimal"
+    assert np.isfinite(summary["bayes_gap"]) and len(summary["regret_curve"]) == 20
+    assert cli.main(["simulate", run, "--episodes", "60", "--json", "--out", str(tmp_path / "figs")]) == 0
+    simulation = json.loads(capsys.readouterr().out)
+    assert simulation["bayes_in_agent"]["state_dissimilarity"] >= 0
+
+
 @pytest.mark.parametrize(
     ("argv", "message"),
     [
         (["train", "MetaBandit-v0", "--algo", "supervised", "--out", "x"], "trains predictors"),
+        (["train", "MetaCoin-v0", "--algo", "rl2", "--out", "x"], "--algo rl2 trains bandit agents"),
+        (["train", "MetaBandit-v0", "--algo", "rl2", "--preset", "fast", "--out", "x"], "unknown rl2 preset 'fast'"),
+        (["train", "MetaBandit-v0", "--algo", "rl2", "--hp", "core=lstm2", "--out", "x"], "core must be one of"),
+        (["train", "MetaBandit-v0", "--algo", "rl2", "--hp", "cores=gru", "--out", "x"],
+         "unknown rl2 config keys ['cores']"),
+        (["train", "MetaBandit-v0", "--algo", "rl2", "--hp", "seed=3", "--out", "x"], "--hp cannot set ['seed']"),
+        (["train", "MetaCoin-v0", "--algo", "supervised", "--hp", "hidden_size=3", "--out", "x"],
+         "--hp applies to recurrent-ppo and rl2"),
         (["train", "MetaCoin-v0", "--algo", "recurrent-ppo", "--out", "x"], "trains bandit agents"),
         (["train", "MetaBandit-v0", "--algo", "recurrent-ppo", "--preset", "fast", "--out", "x"],
          "unknown RecurrentPPO preset 'fast'"),

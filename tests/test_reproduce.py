@@ -10,7 +10,8 @@ pytest.importorskip("matplotlib")
 
 from benchmarks import cli, reproduce
 
-TINY = {"supervised_seconds": 1.0, "rppo_timesteps": 5120, "eval_episodes": 300, "simulation_episodes": 40}
+TINY = {"supervised_seconds": 1.0, "rppo_timesteps": 5120, "rl2_timesteps": 81920, "eval_episodes": 300,
+        "simulation_episodes": 40}
 
 
 def quiet(_message):
@@ -94,3 +95,22 @@ def test_incompatible_folders_and_a_full_disk(tmp_path, monkeypatch, capsys):
     monkeypatch.setattr(shutil, "disk_usage", lambda _path: usage(10**9, 10**9 - 2**20, 2**20))
     assert cli.main(["reproduce", "--out", str(tmp_path / "new")]) == 2
     assert "MiB free" in capsys.readouterr().err
+
+
+def test_algo_rl2_adds_the_bandit_tasks_beside_recurrent_ppo(tmp_path):
+    out = tmp_path / "study"
+    assert [t.name for t in reproduce.with_algo(reproduce.TASKS[4:7], "rl2")] == [
+        "exponential", "bandit-2arm", "bandit-2arm-rl2", "bandit-3arm", "bandit-3arm-rl2"]
+    reproduce.reproduce("quick", str(out), tasks=["bandit-2arm"], log=quiet, budget=TINY, algo="rl2")
+    saved = json.loads((out / "results.json").read_text())
+    by_task = {r["task"]: r for r in saved["results"]}
+    assert sorted(by_task) == ["bandit-2arm", "bandit-2arm-rl2"]
+    assert by_task["bandit-2arm"]["algo"] == "recurrent-ppo" and by_task["bandit-2arm-rl2"]["algo"] == "rl2"
+    assert by_task["bandit-2arm-rl2"]["training"]["train_steps"] == 81920  # one batch of the preset
+    config = json.loads((out / "runs" / "bandit-2arm-rl2-seed0" / "config.json").read_text())
+    assert config["algo"] == "rl2"
+    report = (out / "report.md").read_text()
+    assert "| bandit-2arm | 0 |" in report and "| bandit-2arm-rl2 | 0 |" in report
+    assert "regret_bandit-2arm-rl2.png" in report
+    with pytest.raises(ValueError, match="--algo must be one of"):
+        reproduce.with_algo(reproduce.TASKS, "dqn")

@@ -1,0 +1,215 @@
+"""The batched RL² trainer (:mod:`agents.rl2`): throughput against RecurrentPPO, and quality.
+
+Usage::
+
+    python -m benchmarks.rl2_training                              # both parts
+    python -m benchmarks.rl2_training --part throughput --seconds 30
+    python -m benchmarks.rl2_training --part quality --cases bandit-2arm --out runs/rl2-bench
+    python -m benchmarks.rl2_training --json
+
+Parts (issue 7's targets):
+
+- ``throughput``: env steps per second of training, side by side in one process, after one
+  untimed warm-up rollout each: the RecurrentPPO preset of ``MetaBandit-v0``
+  (:data:`agents.recurrent_ppo.PRESETS`, LSTM of 64 units) and the rl2 preset
+  (:data:`agents.rl2.PRESETS`, LSTM of 64 units, the same heads), and the rl2 trainer with the
+  ``a2c`` update (one gradient step per batch, on the rollout's own graph). The rl2 figures
+  are of :func:`agents.rl2.train_rl2` itself, TensorBoard logging included. Targets: at least
+  200,000 env steps/s, and at least 50 times the RecurrentPPO preset.
+- ``quality``: for each case of :data:`CASES`, the env's rl2 preset trained for its own budget
+  (a finished run in ``--out`` is reused, an unfinished one resumed), then evaluated exactly as
+  ``meta-bayes evaluate DIR --json`` does (20,000 episodes, paired with the Bayes-optimal policy
+  on the same tasks and reward draws). Targets: Bayes gap at most 2% on ``MetaBandit-v0``'s
+  defaults within 5 minutes of training; at most 5% on 3 arms and on horizon 100 within 15
+  minutes each; on ``MetaGaussianBandit-v0`` a return at least that of Thompson sampling and of
+  the Gittins index policy on the same episodes.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+import tempfile
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import gymnasium as gym
+import torch
+
+import meta_envs
+from agents.bandit_eval import bandit_evaluation_kwargs, base_env, evaluate_bandit_agent
+from agents.rl2 import preset_config, train_rl2
+from bayes.evaluate import standard_error
+
+ENV_ID = "MetaBandit-v0"
+TARGETS = {"steps_per_second": 200_000, "ratio": 50.0}
+
+
+@dataclass(frozen=True)
+class Case:
+    """One quality target: an env, its arguments, the most training time and the most Bayes gap;
+    ``overrides`` of the env's rl2 preset (``meta-bayes train ... --timesteps N --hp KEY=VALUE``)."""
+
+    name: str
+    env_id: str
+    env_kwargs: dict[str, Any] = field(default_factory=dict)
+    minutes: float | None = None
+    max_gap: float | None = None
+    overrides: dict[str, Any] = field(default_factory=dict)
+
+
+CASES = (
+    Case("bandit-2arm", ENV_ID, {}, 5.0, 0.02),
+    Case("gaussian-bandit", "MetaGaussianBandit-v0"),
+    Case("bandit-3arm", ENV_ID, {"n_arms": 3}, 15.0, 0.05, {"timesteps": 100_000_000}),
+    Case("bandit-2arm-h100", ENV_ID, {"horizon": 100}, 15.0, 0.05,
+         {"timesteps": 100_000_000, "num_envs": 2048, "gae_lambda": 0.99}),
+)
+GITTINS_DISCOUNTS = (0.8, 0.9, 0.95)  #: the Gittins policies the Gaussian agent is paired with
+
+
+# ---------------------------------------------------------------------------- throughput
+
+
+def _rl2_rate(seconds: float, threads: int, **overrides: Any) -> float:
+    """Env steps per second of ``train_rl2`` on the preset (with ``overrides``) over ``seconds``,
+    counted from the end of the first batch."""
+    marks: list[tuple[float, int]] = []
+
+    def clock(info: dict[str, Any]) -> bool:
+        marks.append((time.perf_counter(), int(info["timesteps"])))
+        return marks[-1][0] - marks[0][0] < seconds
+
+    config = preset_config(ENV_ID, ENV_ID, seed=0, timesteps=10**12, torch_threads=threads, **overrides)
+    config.eval_every = 10**12
+    with tempfile.TemporaryDirectory() as folder:
+        train_rl2(config, folder, log=lambda _m: None, callback=clock)
+    (t0, n0), (t1, n1) = marks[0], marks[-1]
+    return (n1 - n0) / (t1 - t0)
+
+
+def throughput(seconds: float, threads: int) -> dict[str, Any]:
+    from agents.recurrent_ppo import build_model
+    from agents.recurrent_ppo import preset_config as rppo_config
+    from benchmarks.recurrent_ppo_training import _train_for
+
+    torch.set_num_threads(threads)
+    rppo = rppo_config(ENV_ID, ENV_ID, seed=0)
+    rppo_rate = _train_for(build_model(rppo), seconds)
+    rl2_rate = _rl2_rate(seconds, threads)
+    a2c_rate = _rl2_rate(seconds, threads, update="a2c")
+    return {"recurrent_ppo_steps_per_second": rppo_rate, "rl2_steps_per_second": rl2_rate,
+            "rl2_a2c_steps_per_second": a2c_rate, "ratio": rl2_rate / rppo_rate, "a2c_ratio": a2c_rate / rppo_rate,
+            "lstm_hidden_size": rppo.lstm_hidden_size, "threads": threads, "seconds": seconds}
+
+
+# ---------------------------------------------------------------------------- quality
+
+
+def log(message: str) -> None:
+    """Progress goes to stderr, so that ``--json`` keeps stdout to the one JSON object."""
+    print(message, file=sys.stderr, flush=True)
+
+
+def _gaussian_pairs(run_dir: Path, episodes: int, seed: int) -> dict[str, Any]:
+    """The agent's return minus Thompson sampling's and each Gittins policy's, on the same episodes."""
+    from agents.runs import load_run
+    from bayes.bandits import GaussianGittinsPolicy, GaussianThompsonSampling
+
+    machine, config = load_run(run_dir)
+    kwargs = bandit_evaluation_kwargs(base_env(config.env_id, config.env_kwargs))
+    agent = evaluate_bandit_agent(machine, config.env_id, config.env_kwargs, episodes, seed)
+    policies = {"thompson-sampling": GaussianThompsonSampling(kwargs["n_arms"], kwargs["prior"], kwargs["noise_std"])}
+    for discount in GITTINS_DISCOUNTS:
+        policies[f"gittins-{discount}"] = GaussianGittinsPolicy(kwargs["n_arms"], discount, kwargs["prior"],
+                                                                kwargs["noise_std"])
+    pairs = {}
+    for name, policy in policies.items():
+        other = evaluate_bandit_agent(policy, config.env_id, config.env_kwargs, episodes, seed)
+        diff = agent.returns - other.returns
+        pairs[name] = {"return": other.mean_return, "difference": float(diff.mean()),
+                       "stderr": float(standard_error(diff))}
+    return {"mean_return": agent.mean_return, "stderr": agent.stderr, "pairs": pairs}
+
+
+def quality(cases: Sequence[Case], out: str, episodes: int, seed: int, echo: bool = True) -> list[dict[str, Any]]:
+    from benchmarks.cli import run_evaluate
+
+    rows = []
+    for case in cases:
+        folder = Path(out) / case.name
+        config = preset_config(case.env_id, case.env_id, case.env_kwargs, seed=0, **case.overrides)
+        log(f"== {case.name}: {case.env_id} {case.env_kwargs or ''}, {config.timesteps:,} env steps")
+        trained = train_rl2(config, folder, log=lambda m: log(f"   {m}"))
+        summary = run_evaluate(str(folder), episodes, None, seed)
+        row = {"case": case.name, "env_id": case.env_id, "env_kwargs": case.env_kwargs, "overrides": case.overrides,
+               "train_seconds": trained["seconds"], "timesteps": trained["timesteps"], "minutes": case.minutes,
+               "max_gap": case.max_gap, "evaluate": summary}
+        if case.env_id == "MetaGaussianBandit-v0":
+            row["gaussian"] = _gaussian_pairs(folder, episodes, seed)
+        rows.append(row)
+        if echo:
+            _print_row(row)
+    return rows
+
+
+def _print_row(row: dict[str, Any]) -> None:
+    s = row["evaluate"]
+    paired = s["paired"]
+    head = (f"{row['case']}: {row['timesteps']:,} env steps in {row['train_seconds'] / 60:.2f} min; return "
+            f"{s['mean_return']:.4f} ± {s['stderr']:.4f} on {s['episodes']:,} episodes")
+    if s["bayes_gap"] is not None:
+        scale = s["bayes_optimal_return"] - s["random_return"]
+        paired_gap = -paired["mean_difference"] / scale if paired["reference"] == "bayes-optimal" else None
+        met = s["bayes_gap"] <= row["max_gap"] and row["train_seconds"] <= 60 * row["minutes"]
+        extra = "" if paired_gap is None else f", from the paired difference {paired_gap:.4f}"
+        print(f"{head} (Bayes-optimal {s['bayes_optimal_return']:.4f}, random {s['random_return']:.4f}); "
+              f"Bayes gap {s['bayes_gap']:.4f}{extra}; minus {paired['reference']} on the same episodes "
+              f"{paired['mean_difference']:+.4f} ± {paired['stderr']:.4f} (target gap <= {row['max_gap']} within "
+              f"{row['minutes']:.0f} min: {'met' if met else 'MISSED'})", flush=True)
+    else:
+        print(head, flush=True)
+    for name, pair in row.get("gaussian", {}).get("pairs", {}).items():
+        verdict = "met" if pair["difference"] >= 0 else "MISSED"
+        print(f"   minus {name} ({pair['return']:.4f}) on the same episodes: {pair['difference']:+.4f} ± "
+              f"{pair['stderr']:.4f} (target >= 0: {verdict})", flush=True)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--part", choices=("all", "throughput", "quality"), default="all")
+    parser.add_argument("--seconds", type=float, default=30.0, help="training time of each throughput measurement")
+    parser.add_argument("--threads", type=int, default=min(2, os.cpu_count() or 1))
+    parser.add_argument("--cases", nargs="+", choices=[c.name for c in CASES], default=[c.name for c in CASES])
+    parser.add_argument("--out", default="runs/rl2-benchmark")
+    parser.add_argument("--episodes", type=int, default=20_000)
+    parser.add_argument("--seed", type=int, default=0, help="seed of the evaluation episodes")
+    parser.add_argument("--json", action="store_true")
+    args = parser.parse_args(argv)
+    gym.register_envs(meta_envs)
+    report: dict[str, Any] = {"targets": TARGETS}
+    if args.part in ("all", "throughput"):
+        t = report["throughput"] = throughput(args.seconds, args.threads)
+        if not args.json:
+            rate, ratio = t["rl2_steps_per_second"], t["ratio"]
+            print(f"training throughput ({t['threads']} threads, {t['seconds']:.0f} s each, LSTM of "
+                  f"{t['lstm_hidden_size']} units): RecurrentPPO preset {t['recurrent_ppo_steps_per_second']:,.0f} "
+                  f"env steps/s; rl2 preset {rate:,.0f} env steps/s = {ratio:.1f}x; rl2 a2c update "
+                  f"{t['rl2_a2c_steps_per_second']:,.0f} env steps/s = {t['a2c_ratio']:.1f}x (targets >= "
+                  f"{TARGETS['steps_per_second']:,} env steps/s: {'met' if rate >= 200_000 else 'MISSED'}; >= "
+                  f"{TARGETS['ratio']:.0f}x: {'met' if ratio >= TARGETS['ratio'] else 'MISSED'})", flush=True)
+    if args.part in ("all", "quality"):
+        cases = [c for c in CASES if c.name in args.cases]
+        report["quality"] = quality(cases, args.out, args.episodes, args.seed, echo=not args.json)
+    if args.json:
+        print(json.dumps(report, indent=2))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
