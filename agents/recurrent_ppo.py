@@ -64,6 +64,7 @@ from agents.runs import (
     check_run_config,
     config_from_dict,
     env_signature,
+    linear_schedule,
     load_env_checkpoint,
     load_run_folder,
     preset_of,
@@ -88,7 +89,6 @@ __all__ = [
     "reference_policy",
     "train_recurrent_ppo",
 ]
-
 
 
 @dataclass
@@ -262,10 +262,7 @@ class EntropySchedule(BaseCallback):
         self.start, self.end, self.fraction, self.total = start, end, fraction, total
 
     def value(self, timesteps: int) -> float:
-        if self.fraction <= 0:
-            return self.end
-        left = max(0.0, 1.0 - timesteps / (self.fraction * self.total))
-        return self.end + (self.start - self.end) * left
+        return linear_schedule(self.start, self.end, self.fraction, self.total, timesteps)
 
     def _on_rollout_start(self) -> None:
         self.model.ent_coef = self.value(self.model.num_timesteps)

@@ -87,12 +87,13 @@ from agents.runs import (
     check_run_config,
     config_from_dict,
     env_signature,
+    linear_schedule,
     load_env_checkpoint,
     load_run_folder,
     preset_of,
     save_checkpoint,
 )
-from bayes.evaluate import BanditEvaluation, standard_error
+from bayes.evaluate import BanditEvaluation, PairedComparison
 from bayes.validation import check_int
 
 __all__ = [
@@ -273,10 +274,6 @@ class RecurrentActorCritic(nn.Module):
     @property
     def state_size(self) -> int:
         return (2 if self.core_type == "lstm" else 1) * self.num_layers * self.hidden_size
-
-    def initial_state(self, batch_size: int) -> Any:
-        zeros = torch.zeros(self.num_layers, batch_size, self.hidden_size)
-        return (zeros, zeros.clone()) if self.core_type == "lstm" else zeros
 
     def forward(self, obs: torch.Tensor, state: Any = None) -> tuple[torch.Tensor, torch.Tensor, Any]:
         """``(logits, values, final_state)`` for observations ``(T, B, obs_size)`` from ``state``
@@ -468,12 +465,9 @@ def _update(network: RecurrentActorCritic, optimizer: torch.optim.Optimizer, bat
 
 def _schedule(config: RL2Config, timesteps: int) -> tuple[float, float]:
     """``(learning_rate, ent_coef)`` after ``timesteps`` env steps: linear decay and annealing."""
-    progress = min(1.0, timesteps / config.timesteps)
-    lr = config.learning_rate + (config.learning_rate_final - config.learning_rate) * progress
-    if config.ent_anneal_fraction <= 0:
-        return lr, config.ent_coef_final
-    left = max(0.0, 1.0 - timesteps / (config.ent_anneal_fraction * config.timesteps))
-    return lr, config.ent_coef_final + (config.ent_coef - config.ent_coef_final) * left
+    lr = linear_schedule(config.learning_rate, config.learning_rate_final, 1.0, config.timesteps, timesteps)
+    return lr, linear_schedule(config.ent_coef, config.ent_coef_final, config.ent_anneal_fraction, config.timesteps,
+                               timesteps)
 
 
 @contextmanager
@@ -595,19 +589,19 @@ class _Evaluator:
         self.config = config
         self.seed = EVAL_SEED + config.seed
         self.reference_name: str | None = None
-        self.reference_returns: np.ndarray | None = None
+        self.reference: BanditEvaluation | None = None  #: evaluated once, on the first call
 
     def __call__(self, network: RecurrentActorCritic) -> tuple[BanditEvaluation, dict[str, Any]]:
         config = self.config
         result = evaluate_bandit_agent(RL2Machine(network), config.env_id, config.env_kwargs, config.eval_episodes,
                                        seed=self.seed)
-        if self.reference_returns is None:
-            self.reference_name, reference = reference_policy(config.env_id, config.env_kwargs)
-            self.reference_returns = evaluate_bandit_agent(reference, config.env_id, config.env_kwargs,
-                                                           config.eval_episodes, seed=self.seed).returns
-        diff = result.returns - self.reference_returns
-        paired: dict[str, Any] = {"reference": self.reference_name, "paired_difference": float(diff.mean()),
-                                  "paired_stderr": float(standard_error(diff))}
+        if self.reference is None:
+            self.reference_name, policy = reference_policy(config.env_id, config.env_kwargs)
+            self.reference = evaluate_bandit_agent(policy, config.env_id, config.env_kwargs, config.eval_episodes,
+                                                   seed=self.seed)
+        pair = PairedComparison.of(result, self.reference)
+        paired: dict[str, Any] = {"reference": self.reference_name, "paired_difference": pair.mean_difference,
+                                  "paired_stderr": pair.stderr}
         if self.reference_name == "bayes-optimal" and result.bayes_optimal_return is not None:
             paired["paired_gap"] = -paired["paired_difference"] / (result.bayes_optimal_return - result.random_return)
         return result, paired

@@ -18,7 +18,8 @@ from typing import Any
 from bayes.validation import check_int, check_number
 
 __all__ = ["ALGOS", "check_actor_critic", "check_run_config", "config_from_dict", "env_signature",
-           "load_env_checkpoint", "load_run", "load_run_folder", "preset_of", "run_algo", "save_checkpoint"]
+           "linear_schedule", "load_env_checkpoint", "load_run", "load_run_folder", "preset_of", "run_algo",
+           "save_checkpoint"]
 
 ALGOS = ("supervised", "recurrent-ppo", "rl2")
 
@@ -61,6 +62,15 @@ def preset_of(cls: type, presets: dict[str, dict[str, Any]], label: str, preset:
     config = config_from_dict(cls, values, label)
     config.validate()
     return config
+
+
+def linear_schedule(start: float, end: float, fraction: float, total: int, timesteps: int) -> float:
+    """A value going linearly from ``start`` to ``end`` over the first ``fraction`` of ``total`` steps,
+    then staying at ``end``: ``end + (start - end) * max(0, 1 - timesteps / (fraction * total))``
+    (``fraction <= 0``: ``end`` throughout)."""
+    if fraction <= 0:
+        return end
+    return end + (start - end) * max(0.0, 1.0 - timesteps / (fraction * total))
 
 
 def check_actor_critic(config: Any) -> None:

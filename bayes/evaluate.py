@@ -85,6 +85,14 @@ class PairedComparison:
     a: BanditEvaluation
     b: BanditEvaluation
 
+    @classmethod
+    def of(cls, a: BanditEvaluation, b: BanditEvaluation) -> PairedComparison:
+        """Pair two evaluations of the same episodes (same seed, horizon and arms)."""
+        if a.returns.shape != b.returns.shape:
+            raise ValueError(f"paired evaluations need the same episodes, got {a.returns.shape} and {b.returns.shape}")
+        diff = a.returns - b.returns
+        return cls(float(diff.mean()), float(standard_error(diff)), a, b)
+
 
 def _bandit_model(arms: str, n_arms: int, prior: Any, noise_std: Any) -> ConjugateModel:
     if arms == "bernoulli":
@@ -202,10 +210,7 @@ def compare_bandit_policies(a: StateMachine, b: StateMachine, **kwargs: Any) -> 
     Keyword arguments as :func:`evaluate_bandit_policy`. The standard error is that of the
     per-episode difference, which common random numbers make much smaller than either one's.
     """
-    first = evaluate_bandit_policy(a, **kwargs)
-    second = evaluate_bandit_policy(b, **kwargs)
-    diff = first.returns - second.returns
-    return PairedComparison(float(diff.mean()), float(standard_error(diff)), first, second)
+    return PairedComparison.of(evaluate_bandit_policy(a, **kwargs), evaluate_bandit_policy(b, **kwargs))
 
 
 # ---------------------------------------------------------------------------- prediction

@@ -20,8 +20,6 @@ import json
 from collections.abc import Sequence
 from typing import Any
 
-import numpy as np
-
 from bayes.bandits import (
     UCB1,
     BayesOptimalPolicy,
@@ -39,7 +37,7 @@ from bayes.bandits import (
 )
 from bayes.bandits.base import BernoulliPolicy
 from bayes.bandits.dp import bernoulli_policy_value
-from bayes.evaluate import evaluate_bandit_policy
+from bayes.evaluate import PairedComparison, evaluate_bandit_policy
 
 __all__ = ["baseline_table", "gaussian_table", "horizon_table"]
 
@@ -102,10 +100,9 @@ def gaussian_table(horizon: int = 20, n_episodes: int = 20_000, seed: int = 0) -
     rows = []
     for name, policy in candidates.items():
         result = evaluate_bandit_policy(policy, **kwargs)
-        diff = result.returns - reference.returns
-        paired_stderr = float(diff.std(ddof=1) / np.sqrt(len(diff)))
+        pair = PairedComparison.of(result, reference)
         rows.append({"policy": name, "mean_return": result.mean_return, "stderr": result.stderr,
-                     "minus_gittins_095": float(diff.mean()), "paired_stderr": paired_stderr})
+                     "minus_gittins_095": pair.mean_difference, "paired_stderr": pair.stderr})
     return rows
 
 

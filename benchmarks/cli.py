@@ -317,13 +317,13 @@ def _evaluate_predictor(machine: Any, config: Any, episodes: int, horizon: int |
 
 
 def _evaluate_bandit(machine: Any, config: Any, episodes: int, horizon: int | None, seed: int) -> dict[str, Any]:
-    from agents.recurrent_ppo import evaluate_bandit_agent, reference_policy
-    from bayes.evaluate import standard_error
+    from agents.bandit_eval import evaluate_bandit_agent, reference_policy
+    from bayes.evaluate import PairedComparison
 
     result = evaluate_bandit_agent(machine, config.env_id, config.env_kwargs, episodes, seed, horizon)
     name, reference = reference_policy(config.env_id, config.env_kwargs, result.horizon)
-    other = evaluate_bandit_agent(reference, config.env_id, config.env_kwargs, episodes, seed, horizon)
-    diff = result.returns - other.returns
+    pair = PairedComparison.of(result, evaluate_bandit_agent(reference, config.env_id, config.env_kwargs, episodes,
+                                                             seed, horizon))
     return {
         "mean_return": result.mean_return,
         "stderr": result.stderr,
@@ -333,9 +333,9 @@ def _evaluate_bandit(machine: Any, config: Any, episodes: int, horizon: int | No
         "bayes_regret": result.bayes_regret,
         "paired": {
             "reference": name,
-            "reference_return": other.mean_return,
-            "mean_difference": float(diff.mean()),
-            "stderr": float(standard_error(diff)),
+            "reference_return": pair.b.mean_return,
+            "mean_difference": pair.mean_difference,
+            "stderr": pair.stderr,
         },
         "regret_curve": result.regret_curve.tolist(),
     }

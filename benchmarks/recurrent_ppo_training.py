@@ -43,7 +43,7 @@ from agents.recurrent_ppo import (
     reference_policy,
     train_recurrent_ppo,
 )
-from bayes.evaluate import standard_error
+from bayes.evaluate import PairedComparison
 
 ENV_ID = "MetaBandit-v0"
 TARGETS = {"throughput_ratio": 5.0, "bayes_gap": 0.05, "train_minutes": 30.0, "agent_steps_per_second": 50_000}
@@ -80,12 +80,12 @@ def quality(out: str, episodes: int) -> dict[str, Any]:
     name, bayes = reference_policy(ENV_ID, {})
     agent = evaluate_bandit_agent(machine, ENV_ID, {}, episodes, seed=12345)
     reference = evaluate_bandit_agent(bayes, ENV_ID, {}, episodes, seed=12345)
-    diff = reference.returns - agent.returns
+    shortfall = PairedComparison.of(reference, agent)
     return {"train_seconds": result["seconds"], "timesteps": result["timesteps"],
             "mean_return": agent.mean_return, "stderr": agent.stderr,
             "bayes_optimal_return": agent.bayes_optimal_return, "random_return": agent.random_return,
             "bayes_gap": agent.bayes_gap, "paired_reference": name,
-            "paired_shortfall": float(diff.mean()), "paired_stderr": float(standard_error(diff)),
+            "paired_shortfall": shortfall.mean_difference, "paired_stderr": shortfall.stderr,
             "episodes": episodes}
 
 

@@ -88,7 +88,7 @@ def kl_figure(folder: Path, records: list[dict[str, Any]]) -> Path | None:
 
 
 def _references(env: Any) -> list[tuple[str, Any]]:
-    from agents.recurrent_ppo import bandit_evaluation_kwargs
+    from agents.bandit_eval import bandit_evaluation_kwargs
     from bayes.bandits import (
         UCB1,
         BayesOptimalPolicy,
@@ -119,7 +119,7 @@ def _references(env: Any) -> list[tuple[str, Any]]:
 
 def regret_figure(folder: Path, record: dict[str, Any], episodes: int) -> tuple[Path, dict[str, float]]:
     """Cumulative regret of the learned agent and the references on the same episodes."""
-    from agents.recurrent_ppo import bandit_evaluation_kwargs
+    from agents.bandit_eval import bandit_evaluation_kwargs
     from agents.runs import load_run
     from bayes.evaluate import evaluate_bandit_policy
 

@@ -44,7 +44,7 @@ import torch
 import meta_envs
 from agents.bandit_eval import bandit_evaluation_kwargs, base_env, evaluate_bandit_agent
 from agents.rl2 import preset_config, train_rl2
-from bayes.evaluate import standard_error
+from bayes.evaluate import PairedComparison
 
 ENV_ID = "MetaBandit-v0"
 TARGETS = {"steps_per_second": 200_000, "ratio": 50.0}
@@ -130,10 +130,9 @@ def _gaussian_pairs(run_dir: Path, episodes: int, seed: int) -> dict[str, Any]:
                                                                 kwargs["noise_std"])
     pairs = {}
     for name, policy in policies.items():
-        other = evaluate_bandit_agent(policy, config.env_id, config.env_kwargs, episodes, seed)
-        diff = agent.returns - other.returns
-        pairs[name] = {"return": other.mean_return, "difference": float(diff.mean()),
-                       "stderr": float(standard_error(diff))}
+        pair = PairedComparison.of(agent, evaluate_bandit_agent(policy, config.env_id, config.env_kwargs, episodes,
+                                                                seed))
+        pairs[name] = {"return": pair.b.mean_return, "difference": pair.mean_difference, "stderr": pair.stderr}
     return {"mean_return": agent.mean_return, "stderr": agent.stderr, "pairs": pairs}
 
 

@@ -40,7 +40,7 @@ __all__ = ["bayes_agent", "main", "run_simulation"]
 
 def bayes_agent(env_id: str, env_kwargs: dict[str, Any]) -> tuple[str, Any]:
     """``(name, machine)``: the Bayes agent that a run on ``env_id`` is compared with."""
-    from agents.recurrent_ppo import bandit_evaluation_kwargs
+    from agents.bandit_eval import bandit_evaluation_kwargs
     from bayes.bandits import BayesOptimalPolicy, GaussianGittinsPolicy
     from bayes.predictors import BayesPredictor
 
@@ -76,7 +76,7 @@ def run_simulation(run_dir: str, episodes: int = 1000, out: str | None = None, s
         inputs = np.concatenate([first.observations, second.observations], axis=1)
         divergence = total_variation
 
-        from agents.recurrent_ppo import evaluate_bandit_agent
+        from agents.bandit_eval import evaluate_bandit_agent
 
         def returns(machine: Any) -> np.ndarray:
             return evaluate_bandit_agent(machine, config.env_id, config.env_kwargs, 2000, seed=seed + 2).returns

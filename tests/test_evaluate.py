@@ -9,7 +9,7 @@ from scipy import integrate, special, stats
 
 import meta_envs  # noqa: F401
 from bayes.bandits import BayesOptimalPolicy, GreedyPolicy, RandomPolicy, bayes_optimal_value
-from bayes.evaluate import compare_bandit_policies, evaluate_bandit_policy, evaluate_predictor
+from bayes.evaluate import PairedComparison, compare_bandit_policies, evaluate_bandit_policy, evaluate_predictor
 from bayes.kl import kl_divergence
 from bayes.models import BetaBernoulli, DirichletCategorical, GammaExponential, NormalKnownNoise
 from bayes.predictors import BayesPredictor
@@ -214,3 +214,16 @@ def test_cumulative_regret_stderr_is_that_of_per_episode_sums():
     expected = np.array([(t * gap).std(ddof=1) / np.sqrt(3000) for t in range(1, 11)])
     np.testing.assert_allclose(result.cumulative_regret_stderr, expected, rtol=1e-10)
     np.testing.assert_allclose(result.regret_curve, gap.mean(), rtol=1e-10)
+
+
+def test_paired_comparison_of_two_evaluations_of_the_same_episodes():
+    greedy = evaluate_bandit_policy(GreedyPolicy(2), n_episodes=500, seed=4)
+    random = evaluate_bandit_policy(RandomPolicy(2), n_episodes=500, seed=4)
+    pair = PairedComparison.of(greedy, random)
+    diff = greedy.returns - random.returns
+    assert pair.mean_difference == pytest.approx(diff.mean(), abs=1e-12)
+    assert pair.stderr == pytest.approx(diff.std(ddof=1) / math.sqrt(500), abs=1e-12)
+    both = compare_bandit_policies(GreedyPolicy(2), RandomPolicy(2), n_episodes=500, seed=4)
+    assert (both.mean_difference, both.stderr) == (pair.mean_difference, pair.stderr)
+    with pytest.raises(ValueError, match="same episodes"):
+        PairedComparison.of(greedy, evaluate_bandit_policy(RandomPolicy(2), n_episodes=300, seed=4))
