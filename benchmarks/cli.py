@@ -20,6 +20,12 @@ Subcommands::
                                                    agent and the Bayes agent, with its pictures
     meta-bayes reproduce [--preset quick|full] [--out DIR] [--seeds N] [--tasks NAME ...] [--algo rl2]
                                                    the whole study and its report (DIR/report.md)
+    meta-bayes sweep SPEC --out DIR [--backend local|ray|serial] [--address ADDR] [--workers N] [--report]
+                     [--dry-run]                   a grid of tasks, algorithms, seeds, hyperparameters
+                                                   and budgets (a YAML or TOML SPEC) on a process pool
+                                                   or a Ray cluster; means and 95% intervals across seeds
+    meta-bayes report DIR                          the report (DIR/report.md, figures) of a finished
+                                                   study or sweep
 """
 
 from __future__ import annotations
@@ -32,6 +38,7 @@ import os
 import sys
 import time
 from collections.abc import Sequence
+from pathlib import Path
 from typing import Any
 
 import gymnasium as gym
@@ -217,6 +224,23 @@ def build_parser() -> argparse.ArgumentParser:
 
     reproduce = sub.add_parser("reproduce", help="the whole study: train, evaluate, simulate, write a report")
     add_arguments(reproduce)
+    sweep = sub.add_parser("sweep", help="a grid of train + evaluate (+ simulate) jobs, on a process pool or Ray")
+    sweep.add_argument("spec", help="the grid: a YAML or TOML file (see benchmarks/sweep_spec.py)")
+    sweep.add_argument("--out", required=True, help="the sweep's folder (a rerun resumes it)")
+    sweep.add_argument("--backend", choices=("local", "ray", "serial"), default="local",
+                       help="local: a process pool on this machine (default); ray: a Ray cluster (--address) or a "
+                            "Ray instance started here; serial: one after another in this process")
+    sweep.add_argument("--address", default=None,
+                       help="the Ray cluster: host:port, ray://host:port or auto (default: start Ray here)")
+    sweep.add_argument("--workers", type=int, default=None,
+                       help="cells at a time (default: local, the cores over the SPEC's threads; ray, as many as "
+                            "the cluster has CPUs for)")
+    sweep.add_argument("--report", action="store_true",
+                       help="also write DIR/report.md with the study's figures (regret curves take a while)")
+    sweep.add_argument("--dry-run", action="store_true",
+                       help="check the SPEC and the folder, list the cells and which are finished; run nothing")
+    report = sub.add_parser("report", help="write the report of a finished study or sweep folder")
+    report.add_argument("folder")
     return parser
 
 
@@ -402,6 +426,20 @@ def main(argv: Sequence[str] | None = None) -> int:
             from benchmarks.reproduce import reproduce
 
             reproduce(args.preset, args.out, args.seeds, args.tasks, log=_log, algo=args.algo)
+        elif args.command == "sweep":
+            from benchmarks.sweep import sweep
+
+            results = sweep(args.spec, args.out, args.backend, args.address, args.workers, log=_log,
+                            report=args.report, dry_run=args.dry_run)
+            if args.dry_run:
+                return 0
+            print((Path(args.out) / "table.md").read_text())
+            if results["failed"]:
+                return 1
+        elif args.command == "report":
+            from benchmarks.report import report_folder
+
+            print(report_folder(args.folder, log=_log))
         elif args.command == "simulate":
             from benchmarks.simulate import print_summary, run_simulation
 
@@ -410,13 +448,15 @@ def main(argv: Sequence[str] | None = None) -> int:
                 print(json.dumps(summary))
             else:
                 print_summary(summary)
-    except (ValueError, TypeError) as exc:
+    except (ValueError, TypeError, ConnectionError) as exc:
         print(f"meta-bayes: error: {exc}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
         where = ""
         if args.command == "train":
             where = f"; its last checkpoint is in {args.out}: run the same command to resume"
+        elif args.command in ("sweep", "reproduce"):
+            where = f"; finished steps and checkpoints are in {args.out}: run the same command to resume"
         print(f"meta-bayes: interrupted{where}", file=sys.stderr)
         return 130
     except BrokenPipeError:  # e.g. `meta-bayes envs | head`: the reader left, not an error

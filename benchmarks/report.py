@@ -26,11 +26,16 @@ import numpy as np
 
 from benchmarks.figures import pyplot, save_figure
 
-__all__ = ["write_report"]
+__all__ = ["report_folder", "write_report"]
 
 
 def _run(folder: Path, record: dict[str, Any]) -> Path:
-    return folder / "runs" / f"{record['task']}-seed{record['seed']}"
+    return folder / record.get("run", f"runs/{record['task']}-seed{record['seed']}")
+
+
+def _label(record: dict[str, Any]) -> str:
+    """The row name of a record: its config in a sweep, its task in the study."""
+    return record.get("config", record["task"])
 
 
 def coin_figure(folder: Path, records: list[dict[str, Any]]) -> Path | None:
@@ -130,7 +135,7 @@ def regret_figure(folder: Path, record: dict[str, Any], episodes: int) -> tuple[
     fig, ax = plt.subplots(figsize=(7, 4))
     returns: dict[str, float] = {}
     t = np.arange(1, env.horizon + 1)
-    for name, policy in [("learned (RecurrentPPO)", machine), *_references(env)]:
+    for name, policy in [(f"learned ({record['algo']})", machine), *_references(env)]:
         result = evaluate_bandit_policy(policy, n_episodes=episodes, seed=77, **kwargs)
         curve = np.cumsum(result.regret_curve)
         band = 1.96 * result.cumulative_regret_stderr
@@ -140,48 +145,53 @@ def regret_figure(folder: Path, record: dict[str, Any], episodes: int) -> tuple[
         returns[name] = result.mean_return
     ax.set_xlabel("time step")
     ax.set_ylabel("cumulative regret")
-    ax.set_title(f"{record['task']}: cumulative regret ({episodes} paired episodes, 95% bands)")
+    ax.set_title(f"{_label(record)}: cumulative regret ({episodes} paired episodes, 95% bands)", fontsize=9)
     ax.legend(fontsize=8)
-    return save_figure(fig, folder / "figures" / f"regret_{record['task']}.png"), returns
+    return save_figure(fig, folder / "figures" / f"regret_{_label(record)}.png"), returns
 
 
 def _fmt(value: Any, digits: int = 4) -> str:
     return "n/a" if value is None else f"{value:.{digits}f}"
 
 
-def _pair(direction: dict[str, Any], digits: int) -> str:
-    return f"{_fmt(direction['state_dissimilarity'])} / {_fmt(direction['output_dissimilarity'], digits)}"
+def _pair(record: dict[str, Any], direction: str, digits: int) -> str:
+    if "simulation" not in record:
+        return "n/a"
+    pair = record["simulation"][direction]
+    return f"{_fmt(pair['state_dissimilarity'])} / {_fmt(pair['output_dissimilarity'], digits)}"
 
 
 def _tables(records: list[dict[str, Any]], folder: Path) -> list[str]:
-    lines = ["## Prediction tasks", "",
-             "| task | seed | mean KL per step | KL at 5x horizon | bayes_in_agent state / output | "
-             "agent_in_bayes state / output | training |", "|---|---:|---:|---:|---:|---:|---:|"]
-    for r in records:
-        if r["algo"] != "supervised":
-            continue
-        ev, sim, tr = r["evaluation"], r["simulation"], r["training"]
+    """The per-run tables of the prediction and the bandit tasks (a table only where it has rows)."""
+    predictors = [r for r in records if r["algo"] == "supervised"]
+    bandits = [r for r in records if r["algo"] != "supervised"]
+    lines: list[str] = []
+    if predictors:
+        lines += ["## Prediction tasks", "",
+                  "| task | seed | mean KL per step | KL at 5x horizon | bayes_in_agent state / output | "
+                  "agent_in_bayes state / output | training |", "|---|---:|---:|---:|---:|---:|---:|"]
+    for r in predictors:
+        ev, tr = r["evaluation"], r["training"]
         kl = f"{_fmt(ev['trained']['mean_kl'], 5)} ± {_fmt(ev['trained']['mean_kl_stderr'], 5)}"
+        long = _fmt(ev["long"]["mean_kl"], 5) if "long" in ev else "n/a"
         lines.append(
-            f"| {r['task']} | {r['seed']} | {kl} | {_fmt(ev['long']['mean_kl'], 5)} | "
-            f"{_pair(sim['bayes_in_agent'], 5)} | {_pair(sim['agent_in_bayes'], 5)} | {tr['train_seconds']:.0f} s |")
-    lines += ["", "## Bandit tasks", "",
-              "| task | seed | return | Bayes-optimal | Bayes gap | paired vs reference | gap at 5x horizon | "
-              "bayes_in_agent state / TV | agent_in_bayes state / TV | training |",
-              "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|"]
-    for r in records:
-        if r["algo"] == "supervised":
-            continue
-        ev, sim, tr = r["evaluation"], r["simulation"], r["training"]
-        trained, long = ev["trained"], ev["long"]
+            f"| {_label(r)} | {r['seed']} | {kl} | {long} | "
+            f"{_pair(r, 'bayes_in_agent', 5)} | {_pair(r, 'agent_in_bayes', 5)} | {tr['train_seconds']:.0f} s |")
+    if bandits:
+        lines += [*([""] if predictors else []), "## Bandit tasks", "",
+                  "| task | seed | return | Bayes-optimal | Bayes gap | paired vs reference | gap at 5x horizon | "
+                  "bayes_in_agent state / TV | agent_in_bayes state / TV | training |",
+                  "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|"]
+    for r in bandits:
+        ev, tr = r["evaluation"], r["training"]
+        trained, long = ev["trained"], ev.get("long", {})
         paired = trained["paired"]
         lines.append(
-            f"| {r['task']} | {r['seed']} | {_fmt(trained['mean_return'])} ± {_fmt(trained['stderr'])} | "
+            f"| {_label(r)} | {r['seed']} | {_fmt(trained['mean_return'])} ± {_fmt(trained['stderr'])} | "
             f"{_fmt(trained['bayes_optimal_return'])} | {_fmt(trained['bayes_gap'])} | "
             f"{paired['mean_difference']:+.4f} ± {paired['stderr']:.4f} ({paired['reference']}) | "
-            f"{_fmt(long['bayes_gap'])} | {_pair(sim['bayes_in_agent'], 4)} | {_pair(sim['agent_in_bayes'], 4)} | "
-            f"{tr['train_seconds']:.0f} s, "
-            f"{tr['train_steps']:,} steps |")
+            f"{_fmt(long.get('bayes_gap'))} | {_pair(r, 'bayes_in_agent', 4)} | {_pair(r, 'agent_in_bayes', 4)} | "
+            f"{tr['train_seconds']:.0f} s, {tr['train_steps']:,} steps |")
     return lines
 
 
@@ -195,11 +205,14 @@ def write_report(folder: Path, results: dict[str, Any], log: Callable[[str], Non
     kl = kl_figure(folder, records)
     if kl is not None:
         figures["kl"] = str(kl)
+    first = {}  # the first seed of each config
     for record in records:
-        if record["algo"] != "supervised" and record["seed"] == 0:
-            log(f"regret curves of {record['task']} and its references")
-            path, returns = regret_figure(folder, record, results["budget"]["eval_episodes"])
-            figures[f"regret_{record['task']}"] = str(path)
+        first.setdefault(_label(record), record)
+    for label, record in first.items():
+        if record["algo"] != "supervised":
+            log(f"regret curves of {label} and its references")
+            path, returns = regret_figure(folder, record, record["evaluation"]["trained"]["episodes"])
+            figures[f"regret_{label}"] = str(path)
             record["reference_returns"] = returns
     results["figures"] = figures
     (folder / "results.json").write_text(json.dumps(results, indent=2))
@@ -207,11 +220,17 @@ def write_report(folder: Path, results: dict[str, Any], log: Callable[[str], Non
     def rel(path: str) -> str:
         return os.path.relpath(path, folder)
 
-    lines = [f"# Meta-trained agents against Bayes-optimal agents ({results['preset']} preset)", "",
+    title = results.get("title") or f"Meta-trained agents against Bayes-optimal agents ({results['preset']} preset)"
+    lines = [f"# {title}", "",
              f"{len(records)} runs in {results['seconds'] / 60:.1f} minutes. Output dissimilarity: KL (nats per step) "
              "for predictors, total variation for bandit policies; state dissimilarity: squared error of the mapped "
              "transitions over the variance of the simulating agent's states (0 perfect, 1 no better than the mean).",
-             "", *_tables(records, folder), ""]
+             ""]
+    if results.get("configs"):  # a sweep: the configs across seeds first, then every run
+        from benchmarks.sweep_results import table_lines
+
+        lines += ["## Across seeds", "", *table_lines(results["configs"])]
+    lines += [*_tables(records, folder), ""]
     if "coin" in figures:
         lines += ["## Fair coin and bent coin", "", f"![coin]({rel(figures['coin'])})", ""]
     if "kl" in figures:
@@ -221,10 +240,28 @@ def write_report(folder: Path, results: dict[str, Any], log: Callable[[str], Non
             lines += [f"## {key[7:]}: cumulative regret", "", f"![{key}]({rel(path)})", ""]
     lines += ["## Simulation panels and predictions", ""]
     for record in records:
-        for path in record["simulation"]["figures"]:
-            lines += [f"### {record['task']} (seed {record['seed']}): {Path(path).stem}", "", f"![]({rel(path)})", ""]
+        for path in record.get("simulation", {}).get("figures", []):
+            lines += [f"### {_label(record)} (seed {record['seed']}): {Path(path).stem}", "", f"![]({rel(path)})", ""]
     versions = ", ".join(f"{k} {v}" for k, v in results["versions"].items())
-    lines += ["## Set-up", "", f"Budget: `{json.dumps(results['budget'])}`; seeds: {results['seeds']}; {versions}.", ""]
+    setup = (f"Budget: `{json.dumps(results['budget'])}`; seeds: {results['seeds']}" if "budget" in results
+             else f"SPEC: `{results['spec']}` ({results['cells']} cells, {results['finished']} finished)")
+    lines += ["## Set-up", "", f"{setup}; {versions}.", ""]
     report = folder / "report.md"
     report.write_text("\n".join(lines))
     return report
+
+
+def report_folder(folder: str | Path, log: Callable[[str], None] = print) -> Path:
+    """Write ``report.md`` (and the figures) of a finished study or sweep from its ``results.json``."""
+    folder = Path(folder)
+    path = folder / "results.json"
+    if not path.is_file():
+        raise ValueError(f"{folder} holds no results.json: run `meta-bayes reproduce` or `meta-bayes sweep` into it "
+                         "first")
+    try:
+        results = json.loads(path.read_text())
+    except ValueError as exc:
+        raise ValueError(f"{path} is not readable JSON ({exc})") from exc
+    if not results.get("results"):
+        raise ValueError(f"{path} holds no finished run to report on")
+    return write_report(folder, results, log)

@@ -14,7 +14,9 @@ For every task of :data:`TASKS` and every seed: train (or reuse a finished run i
 at ``generalisation_factor`` times it, and run the simulation analysis; then write
 ``DIR/report.md``, ``DIR/results.json`` and the figures under ``DIR/figures``. Each finished
 step of a task is recorded in ``DIR/results/<task>-seed<k>.json``, so an interrupted study
-resumes where it stopped (an unfinished training run resumes from its checkpoint).
+resumes where it stopped (an unfinished training run resumes from its checkpoint). Each task
+and seed is a :class:`benchmarks.cells.Cell`, the same job a sweep (:mod:`benchmarks.sweep`)
+runs over a grid of settings.
 """
 
 from __future__ import annotations
@@ -33,8 +35,9 @@ from typing import Any
 import gymnasium as gym
 
 import meta_envs
+from benchmarks.cells import Cell, run_cell
 
-__all__ = ["ALGOS", "PRESETS", "TASKS", "Task", "main", "reproduce", "with_algo"]
+__all__ = ["ALGOS", "PRESETS", "TASKS", "Task", "main", "reproduce", "task_cell", "with_algo"]
 
 
 @dataclass(frozen=True)
@@ -83,7 +86,8 @@ PRESETS: dict[str, dict[str, Any]] = {
 ALGOS = ("recurrent-ppo", "rl2")  #: the bandit trainers ``--algo`` may add to the study
 
 
-def _versions() -> dict[str, str]:
+def versions() -> dict[str, str]:
+    """The versions of Python and of the packages the results depend on."""
     import importlib.metadata as md
 
     out = {"python": platform.python_version()}
@@ -95,62 +99,22 @@ def _versions() -> dict[str, str]:
     return out
 
 
-def _train(task: Task, run: Path, seed: int, preset: dict[str, Any], log: Callable[[str], None]) -> dict[str, Any]:
-    """Train (or resume) the task's agent in ``run``; returns the training time and steps."""
+def task_cell(task: Task, seed: int, budget: dict[str, Any]) -> Cell:
+    """The cell of ``task`` and ``seed`` under the study's ``budget``."""
+    timesteps: int | None = None
+    hyperparameters: dict[str, Any] = {}
     if task.algo == "rl2":
-        from agents.rl2 import preset_config as rl2_config
-        from agents.rl2 import train_rl2
-
-        config = rl2_config(task.env_id, task.env_id, task.env_kwargs, seed=seed, timesteps=preset["rl2_timesteps"])
-        result = train_rl2(config, run, progress_bar=sys.stderr.isatty(), log=log)
-        return {"train_seconds": result["seconds"], "train_steps": result["timesteps"]}
-    if task.bandit:
-        from agents.recurrent_ppo import preset_config, train_recurrent_ppo
-
-        config = preset_config(task.env_id, task.env_id, task.env_kwargs, seed=seed,
-                               timesteps=preset["rppo_timesteps"])
-        if preset["rppo_timesteps"] is not None:  # a short budget: keep learning to its end
-            config = replace(config, **SHORT_BUDGET_SCHEDULE)
-        result = train_recurrent_ppo(config, run, progress_bar=sys.stderr.isatty(), log=log)
-        return {"train_seconds": result["seconds"], "train_steps": result["timesteps"]}
-    from agents.predictor import train_predictor
-    from benchmarks.cli import supervised_config
-
-    config = supervised_config(task.env_id, task.env_kwargs, seed, max_seconds=preset["supervised_seconds"])
-    result = train_predictor(config, run, resume=False, log=log)
-    horizon = int(gym.make(task.env_id, **task.env_kwargs).unwrapped.horizon)
-    steps = result["history"][-1]["step"] if result["history"] else 0
-    return {"train_seconds": result["seconds"], "train_steps": steps * config.batch_size * horizon}
-
-
-def _evaluate(task: Task, run: Path, preset: dict[str, Any], seed: int) -> dict[str, Any]:
-    """Paired evaluation at the trained horizon and at ``generalisation_factor`` times it."""
-    from benchmarks.cli import run_evaluate
-
-    horizon = int(gym.make(task.env_id, **task.env_kwargs).unwrapped.horizon)
-    out: dict[str, Any] = {}
-    for label, h in (("trained", horizon), ("long", horizon * preset["generalisation_factor"])):
-        episodes = preset["eval_episodes"] if label == "trained" else max(1000, preset["eval_episodes"] // 4)
-        summary = run_evaluate(str(run), episodes, h, seed=1000 + seed)
-        keys = (("mean_return", "stderr", "bayes_optimal_return", "random_return", "bayes_gap", "paired",
-                 "regret_curve") if task.bandit else ("mean_kl", "mean_kl_stderr", "kl_per_step", "log_loss",
-                                                      "bayes_log_loss"))
-        out[label] = {"horizon": h, "episodes": episodes, **{k: summary[k] for k in keys}}
-    return out
-
-
-def _simulate(run: Path, figures: Path, preset: dict[str, Any], seed: int) -> dict[str, Any]:
-    from benchmarks.simulate import run_simulation
-
-    summary = run_simulation(str(run), preset["simulation_episodes"], str(figures), seed=seed)
-    keep = ("state_dissimilarity", "state_stderr", "output_dissimilarity", "output_stderr", "return_difference",
-            "return_stderr")
-    return {
-        "reference": summary["reference"],
-        "bayes_in_agent": {k: summary["bayes_in_agent"].get(k) for k in keep},
-        "agent_in_bayes": {k: summary["agent_in_bayes"].get(k) for k in keep},
-        "figures": summary["figures"],
-    }
+        timesteps = budget["rl2_timesteps"]
+    elif task.algo == "recurrent-ppo":
+        timesteps = budget["rppo_timesteps"]
+        if timesteps is not None:  # a short budget: keep learning to its end
+            hyperparameters = dict(SHORT_BUDGET_SCHEDULE)
+    name = f"{task.name}-seed{seed}"
+    return Cell(name=name, task=task.name, env_id=task.env_id, env_kwargs=dict(task.env_kwargs), algo=task.algo,
+                seed=seed, config=task.name, hyperparameters=hyperparameters, timesteps=timesteps,
+                max_seconds=budget["supervised_seconds"] if task.algo == "supervised" else None,
+                eval_episodes=budget["eval_episodes"], eval_seed=1000,
+                long_factor=budget["generalisation_factor"], simulation_episodes=budget["simulation_episodes"])
 
 
 def _check_folder(out: Path, preset_name: str) -> None:
@@ -173,34 +137,6 @@ def _check_folder(out: Path, preset_name: str) -> None:
         raise ValueError(f"{out} has {free_mb:.0f} MiB free; the {preset_name} study needs about {need} MiB")
     if not manifest.exists():
         manifest.write_text(json.dumps({"preset": preset_name}, indent=2))
-
-
-def _task_results(task: Task, seed: int, out: Path, preset: dict[str, Any], log: Callable[[str], None]) -> dict:
-    """Train, evaluate and analyse one task and seed, reusing every step already recorded."""
-    record_path = out / "results" / f"{task.name}-seed{seed}.json"
-    record: dict[str, Any] = json.loads(record_path.read_text()) if record_path.exists() else {}
-    record.update({"task": task.name, "env_id": task.env_id, "env_kwargs": task.env_kwargs, "algo": task.algo,
-                   "seed": seed})
-    run = out / "runs" / f"{task.name}-seed{seed}"
-    steps: list[tuple[str, Callable[[], dict[str, Any]]]] = [
-        ("training", lambda: _train(task, run, seed, preset, log)),
-        ("evaluation", lambda: _evaluate(task, run, preset, seed)),
-        ("simulation", lambda: _simulate(run, out / "figures" / f"{task.name}-seed{seed}", preset, seed)),
-    ]
-    for name, work in steps:
-        if name in record:
-            log(f"[{task.name} seed {seed}] {name}: reusing the recorded result")
-            continue
-        log(f"[{task.name} seed {seed}] {name} ...")
-        start = time.perf_counter()
-        record[name] = work()
-        record[name]["seconds"] = time.perf_counter() - start
-        record_path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = record_path.with_suffix(".tmp")
-        tmp.write_text(json.dumps(record, indent=2))
-        tmp.replace(record_path)
-        log(f"[{task.name} seed {seed}] {name} done in {record[name]['seconds']:.0f} s")
-    return record
 
 
 def with_algo(tasks: Sequence[Task], algo: str) -> list[Task]:
@@ -246,11 +182,11 @@ def reproduce(preset: str = "quick", out: str = "runs/reproduce", seeds: int = 1
         for seed in range(seeds):
             log(f"task {i + 1}/{len(chosen)}: {task.name} ({task.env_id} {task.env_kwargs or ''}, {task.algo}),"
                 f" seed {seed}; {time.perf_counter() - start:.0f} s so far")
-            records.append(_task_results(task, seed, folder, budget, log))
+            records.append(run_cell(task_cell(task, seed, budget), folder, log, progress_bar=sys.stderr.isatty()))
     log("drawing the figures and writing the report")
     from benchmarks.report import write_report
 
-    results = {"preset": preset, "budget": budget, "seeds": seeds, "versions": _versions(),
+    results = {"preset": preset, "budget": budget, "seeds": seeds, "versions": versions(),
                "tasks": [asdict(t) for t in chosen], "results": records,
                "seconds": time.perf_counter() - start}
     write_report(folder, results, log)

@@ -8,7 +8,7 @@ pytest.importorskip("torch")
 pytest.importorskip("sb3_contrib")
 pytest.importorskip("matplotlib")
 
-from benchmarks import cli, reproduce
+from benchmarks import cells, cli, reproduce
 
 TINY = {"supervised_seconds": 1.0, "rppo_timesteps": 5120, "rl2_timesteps": 81920, "eval_episodes": 300,
         "simulation_episodes": 40}
@@ -53,7 +53,7 @@ def test_an_interrupted_study_resumes_where_it_stopped(tmp_path, monkeypatch):
         raise KeyboardInterrupt
 
     with monkeypatch.context() as patch:
-        patch.setattr(reproduce, "_simulate", fail)
+        patch.setattr(cells, "simulate", fail)
         with pytest.raises(KeyboardInterrupt):
             reproduce.reproduce("quick", str(out), tasks=["die"], log=quiet, budget=TINY)
     record = json.loads((out / "results" / "die-seed0.json").read_text())

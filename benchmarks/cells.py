@@ -1,0 +1,256 @@
+"""One cell of a study: train an agent, evaluate it against the Bayes agent, run the simulation analysis.
+
+A :class:`Cell` is everything that defines one such job: the task (env id and arguments), the
+training algorithm, its preset and hyperparameters, the budget, the seed, and how to evaluate.
+The reproduction study (:mod:`benchmarks.reproduce`) runs a fixed list of cells one after
+another; a sweep (:mod:`benchmarks.sweep`) runs a grid of them on a process pool or a Ray
+cluster. Both lay out their folder the same way, so one report reads either::
+
+    DIR/runs/<cell>/             the training run (config, checkpoint, TensorBoard logs)
+    DIR/results/<cell>.json      the record: the cell and each finished step's result
+    DIR/figures/<cell>/          the simulation analysis's pictures
+
+:func:`run_cell` records each step (training, evaluation, simulation) as soon as it finishes,
+so an interrupted cell resumes at the step it stopped in (an unfinished training run from its
+checkpoint). A record made with other settings is refused rather than mixed with new results.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Callable
+from dataclasses import asdict, dataclass, field, replace
+from pathlib import Path
+from typing import Any
+
+import gymnasium as gym
+
+import meta_envs
+
+__all__ = ["ALGOS", "FIXED_KEYS", "STEPS", "Cell", "algo_fields", "record_path", "run_cell", "training_config",
+           "write_json"]
+
+ALGOS = ("supervised", "recurrent-ppo", "rl2")  #: the training algorithms a cell may use
+STEPS = ("training", "evaluation", "simulation")  #: the steps of a cell, in order
+#: Config fields a cell sets itself (``seed``, the budget, the env), never through its hyperparameters.
+FIXED_KEYS = ("env_id", "env_kwargs", "algo", "seed", "timesteps", "steps", "torch_threads")
+
+
+@dataclass(frozen=True)
+class Cell:
+    """One train + evaluate (+ simulate) job.
+
+    ``timesteps``: the training budget in env steps (predictions for ``supervised``); None: the
+    preset's own budget, or for ``supervised`` a budget of ``max_seconds`` of training (a time
+    budget does not give the same numbers on another machine). ``threads``: torch threads of the
+    job (None: the preset's own). The agent is evaluated on ``eval_episodes`` episodes with seed
+    ``eval_seed + seed`` at the trained horizon, and when ``long_factor`` is set on
+    ``long_episodes`` episodes at ``long_factor`` times it; ``simulation_episodes=None`` skips
+    the simulation analysis. ``config`` names the cell's settings without its seed: the cells
+    of one config differ only by seed, and a sweep aggregates over them.
+    """
+
+    name: str
+    task: str
+    env_id: str
+    algo: str
+    seed: int
+    env_kwargs: dict[str, Any] = field(default_factory=dict)
+    config: str = ""
+    preset: str | None = None
+    hyperparameters: dict[str, Any] = field(default_factory=dict)
+    timesteps: int | None = None
+    max_seconds: float | None = None
+    threads: int | None = None
+    eval_episodes: int = 5000
+    eval_seed: int = 1000
+    long_factor: int | None = 5
+    long_episodes: int | None = None
+    simulation_episodes: int | None = 600
+
+    @property
+    def bandit(self) -> bool:
+        return self.algo != "supervised"
+
+    @property
+    def run(self) -> str:
+        """The run folder, relative to the study's folder."""
+        return f"runs/{self.name}"
+
+    def as_dict(self) -> dict[str, Any]:
+        """The cell as plain JSON data (tuples become lists), as stored in its record."""
+        return json.loads(json.dumps(asdict(self)))
+
+
+def algo_fields(algo: str) -> set[str]:
+    """The config fields of ``algo``'s trainer that a cell's hyperparameters may set."""
+    from dataclasses import fields
+
+    if algo == "rl2":
+        from agents.rl2 import RL2Config as Config
+    elif algo == "recurrent-ppo":
+        from agents.recurrent_ppo import RecurrentPPOConfig as Config
+    elif algo == "supervised":
+        from agents.predictor import PredictorConfig as Config
+    else:
+        raise ValueError(f"unknown algo {algo!r}; known: {list(ALGOS)}")
+    return {f.name for f in fields(Config)} - set(FIXED_KEYS)
+
+
+def training_config(cell: Cell) -> Any:
+    """The validated training config of ``cell`` (``ValueError`` naming what is wrong)."""
+    if cell.algo not in ALGOS:
+        raise ValueError(f"unknown algo {cell.algo!r}; known: {list(ALGOS)}")
+    fixed = sorted(set(cell.hyperparameters) & set(FIXED_KEYS))
+    if fixed:
+        raise ValueError(f"hyperparameters cannot set {fixed}: the cell sets them (seed, timesteps, threads, task)")
+    unknown = sorted(set(cell.hyperparameters) - algo_fields(cell.algo))
+    if unknown:
+        raise ValueError(f"unknown {cell.algo} hyperparameters {unknown}; known: {sorted(algo_fields(cell.algo))}")
+    if cell.algo == "supervised":
+        from agents.predictor import PREDICTION_ENVS
+        from benchmarks.cli import supervised_config
+
+        if cell.env_id not in PREDICTION_ENVS:
+            raise ValueError(f"algo supervised trains predictors: env_id must be one of {PREDICTION_ENVS}, "
+                             f"got {cell.env_id}")
+        if cell.preset not in (None, "default"):
+            raise ValueError(f"algo supervised has one preset, 'default'; got {cell.preset!r}")
+        config = supervised_config(cell.env_id, cell.env_kwargs, cell.seed, cell.timesteps, cell.max_seconds)
+        config = replace(config, **cell.hyperparameters)
+        config.validate()
+        return config
+    from agents.bandit_eval import BANDIT_ENVS
+
+    if cell.env_id not in BANDIT_ENVS:
+        raise ValueError(f"algo {cell.algo} trains bandit agents: env_id must be one of {BANDIT_ENVS}, "
+                         f"got {cell.env_id}")
+    if cell.algo == "rl2":
+        from agents import rl2 as pipeline
+    else:
+        from agents import recurrent_ppo as pipeline
+    threads = {} if cell.threads is None else {"torch_threads": cell.threads}
+    return pipeline.preset_config(cell.preset or cell.env_id, cell.env_id, cell.env_kwargs, seed=cell.seed,
+                                  timesteps=cell.timesteps, **cell.hyperparameters, **threads)
+
+
+def horizon_of(cell: Cell) -> int:
+    """The trained horizon of the cell's env (``ValueError`` naming a bad env argument)."""
+    gym.register_envs(meta_envs)
+    return int(gym.make(cell.env_id, **cell.env_kwargs).unwrapped.horizon)
+
+
+def train(cell: Cell, run: Path, log: Callable[[str], None], progress_bar: bool = False) -> dict[str, Any]:
+    """Train (or resume) the cell's agent in ``run``; returns the training time and env steps."""
+    config = training_config(cell)
+    if cell.algo == "rl2":
+        from agents.rl2 import train_rl2
+
+        result = train_rl2(config, run, progress_bar=progress_bar, log=log)
+        return {"train_seconds": result["seconds"], "train_steps": result["timesteps"]}
+    if cell.algo == "recurrent-ppo":
+        from agents.recurrent_ppo import train_recurrent_ppo
+
+        result = train_recurrent_ppo(config, run, progress_bar=progress_bar, log=log)
+        return {"train_seconds": result["seconds"], "train_steps": result["timesteps"]}
+    from agents.predictor import train_predictor
+
+    # a budget of steps resumes from the checkpoint; a time budget starts over (it would train for longer)
+    result = train_predictor(config, run, resume=cell.timesteps is not None, log=log)
+    steps = result["history"][-1]["step"] if result["history"] else 0
+    return {"train_seconds": result["seconds"], "train_steps": steps * config.batch_size * horizon_of(cell)}
+
+
+def evaluate(cell: Cell, run: Path) -> dict[str, Any]:
+    """Paired evaluation at the trained horizon and (``long_factor``) at a multiple of it."""
+    from benchmarks.cli import run_evaluate
+
+    horizon = horizon_of(cell)
+    horizons = [("trained", horizon, cell.eval_episodes)]
+    if cell.long_factor is not None:
+        horizons.append(("long", horizon * cell.long_factor,
+                         cell.long_episodes or max(1000, cell.eval_episodes // 4)))
+    keys = (("mean_return", "stderr", "bayes_optimal_return", "random_return", "bayes_gap", "paired", "regret_curve")
+            if cell.bandit else ("mean_kl", "mean_kl_stderr", "kl_per_step", "log_loss", "bayes_log_loss"))
+    out: dict[str, Any] = {}
+    for label, h, episodes in horizons:
+        summary = run_evaluate(str(run), episodes, h, seed=cell.eval_seed + cell.seed)
+        out[label] = {"horizon": h, "episodes": episodes, **{k: summary[k] for k in keys}}
+    return out
+
+
+def simulate(cell: Cell, run: Path, figures: Path) -> dict[str, Any]:
+    """The simulation analysis between the trained agent and its Bayes agent, with its pictures."""
+    from benchmarks.simulate import run_simulation
+
+    summary = run_simulation(str(run), cell.simulation_episodes, str(figures), seed=cell.seed)
+    keep = ("state_dissimilarity", "state_stderr", "output_dissimilarity", "output_stderr", "return_difference",
+            "return_stderr")
+    return {
+        "reference": summary["reference"],
+        "bayes_in_agent": {k: summary["bayes_in_agent"].get(k) for k in keep},
+        "agent_in_bayes": {k: summary["agent_in_bayes"].get(k) for k in keep},
+        "figures": summary["figures"],
+    }
+
+
+def record_path(out: Path, name: str) -> Path:
+    return out / "results" / f"{name}.json"
+
+
+def read_record(out: Path, cell: Cell) -> dict[str, Any]:
+    """The cell's record so far (empty if none); ``ValueError`` if it was made with other settings."""
+    path = record_path(out, cell.name)
+    if not path.exists():
+        return {}
+    try:
+        record = json.loads(path.read_text())
+    except ValueError as exc:
+        raise ValueError(f"{path} is not readable JSON ({exc}): delete it to run the cell again") from exc
+    stored = record.get("cell")
+    if stored is not None and stored != cell.as_dict():
+        changed = sorted(k for k in set(stored) | set(cell.as_dict()) if stored.get(k) != cell.as_dict().get(k))
+        raise ValueError(f"{path} holds cell {cell.name!r} made with other settings (they differ in {changed}): "
+                         "use another folder, or delete the cell's record and run folder")
+    return record
+
+
+def done(record: dict[str, Any], cell: Cell) -> bool:
+    """Whether ``record`` holds every step ``cell`` asks for."""
+    return all(step in record for step in STEPS if step != "simulation" or cell.simulation_episodes is not None)
+
+
+def write_json(path: Path, data: Any) -> None:
+    """Write ``data`` as JSON to ``path`` atomically (a reader never sees half a file)."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_suffix(".tmp")
+    tmp.write_text(json.dumps(data, indent=2))
+    tmp.replace(path)
+
+
+def run_cell(cell: Cell, out: Path, log: Callable[[str], None] = print, progress_bar: bool = False) -> dict[str, Any]:
+    """Train, evaluate and analyse ``cell`` in ``out``, reusing every step already recorded; returns
+    the record (also written to ``out/results/<cell>.json`` after each step)."""
+    out = Path(out)
+    record = read_record(out, cell)
+    record.update({"task": cell.task, "env_id": cell.env_id, "env_kwargs": cell.env_kwargs, "algo": cell.algo,
+                   "seed": cell.seed, "config": cell.config or cell.name, "run": cell.run, "cell": cell.as_dict()})
+    run = out / cell.run
+    steps: list[tuple[str, Callable[[], dict[str, Any]]]] = [
+        ("training", lambda: train(cell, run, log, progress_bar)),
+        ("evaluation", lambda: evaluate(cell, run)),
+    ]
+    if cell.simulation_episodes is not None:
+        steps.append(("simulation", lambda: simulate(cell, run, out / "figures" / cell.name)))
+    for name, work in steps:
+        if name in record:
+            log(f"[{cell.name}] {name}: reusing the recorded result")
+            continue
+        log(f"[{cell.name}] {name} ...")
+        start = time.perf_counter()
+        record[name] = work()
+        record[name]["seconds"] = time.perf_counter() - start
+        write_json(record_path(out, cell.name), record)
+        log(f"[{cell.name}] {name} done in {record[name]['seconds']:.0f} s")
+    return record
