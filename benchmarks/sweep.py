@@ -31,7 +31,9 @@ A cell whose record holds every step is skipped on a rerun, so a rerun of the sa
 resumes an interrupted sweep (unfinished training runs from their checkpoints) and a SPEC that
 grows only runs its new cells. A cell that fails is retried once; if it fails again its error
 and traceback are reported (in ``results.json`` and ``failed/<cell>.json``) and the other
-cells go on. The results: ``DIR/results.json`` (every record, and per config the mean and 95%
+cells go on. A pool worker that dies (killed, out of memory) takes the cells running beside it
+down too: they run again one at a time, uncharged, so only the cell that kills its worker uses
+up its retry. The results: ``DIR/results.json`` (every record, and per config the mean and 95%
 confidence interval of each metric across seeds, :mod:`benchmarks.sweep_results`) and
 ``DIR/table.md``; ``--report`` (or later ``meta-bayes report DIR``) also writes the study's
 report with its figures. The same seed gives the same numbers on every backend: a cell's
@@ -104,6 +106,7 @@ def attempt(cell_data: dict[str, Any], out: str, echo: bool = True) -> dict[str,
     limits = threadpool_limits(cell.threads)  # numpy's BLAS and OpenMP: no oversubscribed cores
     if cell.threads is not None:
         torch.set_num_threads(cell.threads)
+    log(f"attempt in process {os.getpid()} on {socket.gethostname()}")
     try:
         return {"name": cell.name, "ok": True, "record": run_cell(cell, folder, log)}
     except Exception as exc:
@@ -285,40 +288,55 @@ class _Ray:
 
 
 def _outcome(future: Future, cell: Cell) -> dict[str, Any]:
+    """The attempt's result; ``crashed`` when its worker process died (the whole pool breaks then)."""
+    from concurrent.futures.process import BrokenProcessPool
+
     try:
         return future.result()
     except KeyboardInterrupt:
         raise
     except Exception as exc:  # the worker died (BrokenProcessPool), Ray's own errors, ...
         return {"name": cell.name, "ok": False, "error": f"{type(exc).__name__}: {exc}",
-                "traceback": "".join(traceback.format_exception(exc))}
+                "traceback": "".join(traceback.format_exception(exc)), "crashed": isinstance(exc, BrokenProcessPool)}
 
 
 def _schedule(cells: Sequence[Cell], backend: Any, limit: int, log: Callable[[str], None],
               on_finish: Callable[[Cell, dict[str, Any]], None]) -> dict[str, dict[str, Any]]:
     """Run ``cells`` with at most ``limit`` in flight; a failed cell goes back to the queue once.
-    Returns the failures (cell name -> outcome of the last attempt, with ``attempts``)."""
+
+    A worker process that dies (killed, out of memory) breaks the pool and every cell in flight
+    with it. Those cells are not charged an attempt: they run again one at a time, so that the
+    cell that kills its worker is the only one charged. Returns the failures (cell name ->
+    outcome of the last attempt, with ``attempts``)."""
     queue = deque((cell, 1) for cell in cells)
-    running: dict[Future, tuple[Cell, int]] = {}
+    alone: deque[tuple[Cell, int]] = deque()  # in flight when a worker died: one at a time
+    running: dict[Future, tuple[Cell, int, bool]] = {}
     failed: dict[str, dict[str, Any]] = {}
     total, finished = len(cells), 0
     try:
-        while queue or running:
-            while queue and len(running) < limit:
+        while queue or alone or running:
+            if alone and not running:
+                cell, n = alone.popleft()
+                running[backend.submit(cell)] = (cell, n, True)
+            while not alone and queue and len(running) < limit:
                 cell, n = queue.popleft()
-                running[backend.submit(cell)] = (cell, n)
+                running[backend.submit(cell)] = (cell, n, False)
             completed, _ = wait(list(running), return_when=FIRST_COMPLETED)
             for future in completed:
-                cell, n = running.pop(future)
+                cell, n, solo = running.pop(future)
                 outcome = _outcome(future, cell)
                 if outcome["ok"]:
                     finished += 1
                     failed.pop(cell.name, None)
                     on_finish(cell, outcome["record"])
                     log(f"cell {cell.name} finished ({finished}/{total})")
+                elif outcome.get("crashed") and not solo:
+                    log(f"cell {cell.name}: a worker process died ({outcome['error']}); the cells that were "
+                        "running run again one at a time, to find the one that kills its worker")
+                    alone.append((cell, n))
                 elif n <= RETRIES:
                     log(f"cell {cell.name} failed ({outcome['error']}); trying it again")
-                    queue.append((cell, n + 1))
+                    (alone if outcome.get("crashed") else queue).append((cell, n + 1))
                 else:
                     failed[cell.name] = {**outcome, "attempts": n}
                     log(f"cell {cell.name} failed {n} times, the last with {outcome['error']}; the others go on")

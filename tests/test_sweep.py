@@ -215,6 +215,31 @@ def test_an_interrupted_sweep_resumes_and_ends_as_an_uninterrupted_one(tmp_path,
     assert evaluations(resumed) == evaluations(whole)
 
 
+def test_a_killed_worker_charges_no_cell_and_its_cells_rerun_one_at_a_time(tmp_path):
+    import re
+
+    spec = tmp_path / "spec.yaml"
+    spec.write_text(INTERRUPTED)
+    out = tmp_path / "sweep"
+    process = subprocess.Popen([sys.executable, "-m", "benchmarks.cli", "sweep", str(spec), "--out", str(out)],
+                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, start_new_session=True)
+    deadline = time.time() + 120
+    while not list(out.glob("runs/*/checkpoint.pt")) and time.time() < deadline and process.poll() is None:
+        time.sleep(0.05)
+    (checkpoint,) = list(out.glob("runs/*/checkpoint.pt"))[:1]
+    victim = checkpoint.parent.name
+    pid = int(re.search(r"attempt in process (\d+)", (out / "logs" / f"{victim}.log").read_text()).group(1))
+    os.kill(pid, signal.SIGKILL)  # as the kernel's out-of-memory killer would
+    _, err = process.communicate(timeout=180)
+    assert process.returncode == 0, err
+    assert "a worker process died (BrokenProcessPool" in err and "run again one at a time" in err
+    assert "failed (" not in err and "2 of 2 cells finished, 0 failed" in err
+    results = json.loads((out / "results.json").read_text())
+    assert results["failed"] == [] and results["finished"] == 2
+    log = (out / "logs" / f"{victim}.log").read_text()
+    assert log.count("attempt in process") == 2 and "resumed" in log
+
+
 def test_bad_input_is_refused_before_any_job(spec_file, tmp_path, capsys):
     out = tmp_path / "sweep"
     bad = tmp_path / "bad.yaml"
