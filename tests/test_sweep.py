@@ -185,19 +185,25 @@ tasks:
 """
 
 
-@pytest.mark.parametrize("whom", ["group", "driver"])
-def test_an_interrupted_sweep_resumes_and_ends_as_an_uninterrupted_one(tmp_path, whom):
-    spec = tmp_path / "spec.yaml"
-    spec.write_text(INTERRUPTED)
-    out = tmp_path / "interrupted"
-    # once a cell has a checkpoint: Ctrl-C at a terminal, SIGINT to the sweep's whole process group;
-    # or `kill -INT` of the driver alone, which passes it on to its busy workers
+def sweep_until_a_checkpoint(spec, out):
+    """The CLI sweeping ``spec`` in a subprocess (its own session), once a cell has written a checkpoint."""
     process = subprocess.Popen([sys.executable, "-m", "benchmarks.cli", "sweep", str(spec), "--out", str(out)],
                                stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, start_new_session=True)
     deadline = time.time() + 120
     while not list(out.glob("runs/*/checkpoint.pt")) and time.time() < deadline and process.poll() is None:
         time.sleep(0.05)
     assert process.poll() is None, process.communicate()
+    return process
+
+
+@pytest.mark.parametrize("whom", ["group", "driver"])
+def test_an_interrupted_sweep_resumes_and_ends_as_an_uninterrupted_one(tmp_path, whom):
+    spec = tmp_path / "spec.yaml"
+    spec.write_text(INTERRUPTED)
+    out = tmp_path / "interrupted"
+    # once a cell has a checkpoint: Ctrl-C at a terminal, SIGINT to the sweep's whole process group;
+    # or `kill -INT` of the driver alone: either way the driver passes it on to its busy workers
+    process = sweep_until_a_checkpoint(spec, out)
     if whom == "group":
         os.killpg(process.pid, signal.SIGINT)
     else:
@@ -221,12 +227,8 @@ def test_a_killed_worker_charges_no_cell_and_its_cells_rerun_one_at_a_time(tmp_p
     spec = tmp_path / "spec.yaml"
     spec.write_text(INTERRUPTED)
     out = tmp_path / "sweep"
-    process = subprocess.Popen([sys.executable, "-m", "benchmarks.cli", "sweep", str(spec), "--out", str(out)],
-                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, start_new_session=True)
-    deadline = time.time() + 120
-    while not list(out.glob("runs/*/checkpoint.pt")) and time.time() < deadline and process.poll() is None:
-        time.sleep(0.05)
-    (checkpoint,) = list(out.glob("runs/*/checkpoint.pt"))[:1]
+    process = sweep_until_a_checkpoint(spec, out)
+    checkpoint = next(out.glob("runs/*/checkpoint.pt"))
     victim = checkpoint.parent.name
     pid = int(re.search(r"attempt in process (\d+)", (out / "logs" / f"{victim}.log").read_text()).group(1))
     os.kill(pid, signal.SIGKILL)  # as the kernel's out-of-memory killer would
