@@ -27,11 +27,11 @@ from typing import Any
 import gymnasium as gym
 
 import meta_envs
+from agents.runs import ALGOS  # the training algorithms a cell may use
 
 __all__ = ["ALGOS", "FIXED_KEYS", "STEPS", "Cell", "algo_fields", "record_path", "run_cell", "training_config",
            "write_json"]
 
-ALGOS = ("supervised", "recurrent-ppo", "rl2")  #: the training algorithms a cell may use
 STEPS = ("training", "evaluation", "simulation")  #: the steps of a cell, in order
 #: Config fields a cell sets itself (``seed``, the budget, the env), never through its hyperparameters.
 FIXED_KEYS = ("env_id", "env_kwargs", "algo", "seed", "timesteps", "steps", "torch_threads")

@@ -364,13 +364,12 @@ def _terminate_as_interrupt() -> Iterator[None]:
         signal.signal(signal.SIGTERM, previous)
 
 
-def _check_folder(out: Path, spec: SweepSpec) -> None:
-    """Refuse a folder that holds something other than a sweep, or cells made with other settings."""
+def _check_folder(out: Path) -> None:
+    """Refuse a folder that holds something other than a sweep (its cells' records are checked as
+    they are read: :func:`~benchmarks.cells.read_record` refuses one made with other settings)."""
     manifest = out / MANIFEST
     if not manifest.exists() and out.exists() and any(out.iterdir()):
         raise ValueError(f"{out} is not empty and holds no sweep (no {MANIFEST}): use another --out")
-    for cell in spec.cells:
-        read_record(out, cell)  # ValueError if made with other settings
 
 
 def sweep(spec: str | Path | SweepSpec, out: str | Path, backend: str = "local", address: str | None = None,
@@ -394,11 +393,11 @@ def sweep(spec: str | Path | SweepSpec, out: str | Path, backend: str = "local",
     if not isinstance(spec, SweepSpec):
         spec = load_spec(spec)
     folder = Path(out).resolve()
-    _check_folder(folder, spec)
+    _check_folder(folder)
+    todo = [c for c in spec.cells if not done(read_record(folder, c), c)]  # every record read and checked
     threads = max(c.threads or 1 for c in spec.cells)
     if workers is None and backend == "local":
         workers = max(1, (os.cpu_count() or 1) // threads)
-    todo = [c for c in spec.cells if not done(read_record(folder, c), c)]
     log(f"sweep {spec.name}: {len(spec.cells)} cells in {len(spec.configs)} configs; {len(spec.cells) - len(todo)} "
         f"already finished, {len(todo)} to run on the {backend} backend"
         + (f" ({workers} at a time)" if workers else ""))
