@@ -1,0 +1,53 @@
+"""Writing files atomically: a reader (or a crash) never sees half a file.
+
+Every file the project writes that a later run reads back (checkpoints, ``config.json``,
+study records, the Gittins cache) goes through :func:`write_atomically`: the content is
+written to a temporary file in the same folder, flushed to disk, then renamed over the
+target with :func:`os.replace`, which is atomic on POSIX and Windows file systems.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+from collections.abc import Callable
+from pathlib import Path
+from typing import IO, Any
+
+__all__ = ["write_atomically", "write_json", "write_text"]
+
+
+def write_atomically(path: str | os.PathLike[str], write: Callable[[IO[bytes]], Any], mode: int = 0o644) -> None:
+    """Call ``write(handle)`` on a temporary binary file beside ``path``, then rename it to ``path``.
+
+    The parent folder is created if needed. If ``write`` raises, the temporary file is removed
+    and ``path`` keeps its previous content. ``mode``: the permissions of the new file (a
+    temporary file is created private, 0600).
+    """
+    target = Path(path)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    handle = tempfile.NamedTemporaryFile(dir=target.parent, prefix=f".{target.name}.", suffix=".tmp", delete=False)
+    try:
+        with handle:
+            write(handle)
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.chmod(handle.name, mode)
+        os.replace(handle.name, target)
+    except BaseException:
+        try:
+            os.unlink(handle.name)
+        except OSError:
+            pass
+        raise
+
+
+def write_text(path: str | os.PathLike[str], text: str) -> None:
+    """Write ``text`` (UTF-8) to ``path`` atomically."""
+    write_atomically(path, lambda handle: handle.write(text.encode("utf-8")))
+
+
+def write_json(path: str | os.PathLike[str], data: Any) -> None:
+    """Write ``data`` as indented JSON to ``path`` atomically."""
+    write_text(path, json.dumps(data, indent=2))
