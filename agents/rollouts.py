@@ -18,7 +18,7 @@ import numpy as np
 from gymnasium.vector import AutoresetMode
 
 import meta_envs
-from bayes.bandits.base import sample_categorical
+from bayes.sampling import sample_categorical
 from bayes.statemachine import StateMachine
 from bayes.validation import check_int
 

@@ -21,10 +21,11 @@ from typing import Any
 
 import numpy as np
 
-from bayes.bandits.base import BanditPolicy, check_bandit_prior, normal_arms_model, sample_categorical
+from bayes.bandits.base import BanditPolicy, check_bandit_prior, normal_arms_model
 from bayes.bandits.dp import bayes_optimal_value
 from bayes.kl import kl_divergence
 from bayes.models import BetaBernoulli, ConjugateModel, NormalKnownNoise
+from bayes.sampling import sample_categorical
 from bayes.statemachine import StateMachine
 from bayes.validation import check_int
 

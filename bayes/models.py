@@ -49,6 +49,7 @@ from typing import Any
 import numpy as np
 from scipy import special
 
+from bayes.sampling import sample_categorical
 from bayes.validation import check_int, check_rng, finite_array, positive_array
 
 __all__ = [
@@ -723,7 +724,8 @@ class DirichletCategorical(ConjugateModel):
     ) -> np.ndarray:
         if arm is not None:
             raise ValueError("arm: the categorical family has no arms")
-        return _sample_categorical(check_rng(rng), np.asarray(task, dtype=np.float64))
+        rng = check_rng(rng)
+        return sample_categorical(np.asarray(task, dtype=np.float64), rng)
 
     def log_likelihood(self, task: np.ndarray, x: np.ndarray) -> np.ndarray:
         return categorical_log_prob(task, x)
@@ -764,20 +766,4 @@ class DirichletCategorical(ConjugateModel):
         total = w.sum(axis=-1, keepdims=True)
         if not (np.all(w >= 0) and np.all(total > 0) and np.all(np.isfinite(total))):
             raise ValueError("params must be non-negative weights with a positive, finite sum in every row")
-        return _sample_categorical(check_rng(rng), w / total)
-
-
-def _sample_categorical(rng: np.random.Generator, probs: np.ndarray) -> np.ndarray:
-    """One draw per row of ``probs`` ``(B, K)`` by inverting the CDF: ``(B,)`` int64.
-
-    One uniform per row, scaled by the row's total; the CDF is accumulated one column at a
-    time over contiguous columns (numpy is slow along a short last axis).
-    """
-    columns = np.ascontiguousarray(probs.T)  # (K, B)
-    u = rng.random(columns.shape[1]) * columns.sum(axis=0)
-    cdf = np.zeros(columns.shape[1])
-    x = np.zeros(columns.shape[1], dtype=np.int64)
-    for column in columns[:-1]:
-        cdf += column
-        x += u >= cdf
-    return x
+        return sample_categorical(w / total, rng)

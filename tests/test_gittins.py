@@ -11,11 +11,12 @@ from __future__ import annotations
 
 import math
 import os
+import stat
 
 import numpy as np
 import pytest
 
-from bayes.bandits import gittins
+from bayes.bandits import gittins, gittins_calibration
 from bayes.bandits.base import argmax_probabilities
 from bayes.bandits.dp import bayes_optimal_value
 from bayes.bandits.gittins import (
@@ -176,13 +177,13 @@ def test_table_equals_index_state_by_state():
 
 def _calls(monkeypatch):
     count = {"n": 0}
-    run = gittins._Calibration.run
+    run = gittins_calibration.Calibration.run
 
     def counted(self):
         count["n"] += 1
         return run(self)
 
-    monkeypatch.setattr(gittins._Calibration, "run", counted)
+    monkeypatch.setattr(gittins_calibration.Calibration, "run", counted)
     return count
 
 
@@ -238,6 +239,26 @@ def test_corrupt_index_cache_is_recomputed(_private_cache, monkeypatch):
     gittins._INDICES.clear()
     count = _calls(monkeypatch)
     assert gittins_index(1, 1, 0.9, tol=1e-6) == value and count["n"] == 1
+
+
+def test_cache_files_keep_their_names_and_are_ordinary_files(_private_cache):
+    gittins_table(0.9, 3, tol=1e-6)
+    gittins_index(1, 1, 0.9, tol=1e-6)
+    # the names hash the version, the kind and every argument; the same arguments find the same file
+    names = sorted(os.listdir(_private_cache))
+    assert names == ["index-0ee7bdff8e402b1a07cb19ee.npy", "table-8216fee96403be92117de11e.npy"]  # no temporary file
+    for name in names:
+        assert stat.S_IMODE((_private_cache / name).stat().st_mode) == 0o644
+
+
+def test_cache_that_cannot_be_written_is_skipped(tmp_path, monkeypatch):
+    blocker = tmp_path / "a-file"
+    blocker.write_text("")
+    monkeypatch.setenv("META_BAYES_CACHE", str(blocker / "cache"))  # no folder can be made below a file
+    table = gittins_table(0.9, 4, tol=1e-6)
+    assert np.array_equal(table, gittins_table(0.9, 4, tol=1e-6, cache=False), equal_nan=True)
+    assert gittins_index(1, 1, 0.9, tol=1e-6) == gittins_index(1, 1, 0.9, tol=1e-6, cache=False)
+    assert sorted(os.listdir(tmp_path)) == ["a-file"] and blocker.read_text() == ""
 
 
 # --------------------------------------------------------------------------- policies

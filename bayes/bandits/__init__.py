@@ -5,7 +5,9 @@ probabilities, with ties broken uniformly at random:
 
 - :mod:`bayes.bandits.dp`: the exact finite-horizon Bayes-optimal policy of Bernoulli bandits;
 - :mod:`bayes.bandits.gittins`: Gittins indices of Beta arms (discounted, by calibration with a
-  stated accuracy and a disk cache, and finite-horizon) and the policies that use them;
+  stated accuracy and a disk cache, and finite-horizon) and the policies that use them; the
+  calibration itself is :mod:`bayes.bandits.gittins_calibration`, the disk cache
+  :mod:`bayes.bandits.gittins_cache`;
 - :mod:`bayes.bandits.baselines`: random, greedy, Thompson sampling, UCB1, Bayes-UCB;
 - :mod:`bayes.bandits.gaussian`: normal arms of known noise: Thompson sampling, UCB, greedy and
   Gittins indices.

@@ -12,8 +12,9 @@ observation ``(B, K + 2)`` (one-hot previous action, previous reward, elapsed fr
 zeros at reset) into the state and returns the action probabilities ``(B, K)``.
 
 ``sample_actions(state, rng)`` draws one action per row. By default it samples the action
-probabilities; a policy whose probabilities are costly (Thompson sampling) overrides it with an
-equivalent, cheaper draw. Ties are broken uniformly at random everywhere.
+probabilities with :func:`bayes.sampling.sample_categorical` (importable from here too); a
+policy whose probabilities are costly (Thompson sampling) overrides it with an equivalent,
+cheaper draw. Ties are broken uniformly at random everywhere.
 """
 
 from __future__ import annotations
@@ -24,7 +25,8 @@ from typing import Any
 import numpy as np
 
 from bayes.models import NormalKnownNoise
-from bayes.validation import check_int, check_rng, per_arm_pairs, per_arm_values
+from bayes.sampling import sample_categorical
+from bayes.validation import check_int, per_arm_pairs, per_arm_values
 
 __all__ = [
     "BanditPolicy",
@@ -49,12 +51,6 @@ def argmax_probabilities(values: np.ndarray, tolerance: float = TIE_TOLERANCE) -
     margin = tolerance * np.maximum(1.0, np.abs(np.where(finite, best, 0.0)))
     ties = values >= np.where(finite, best - margin, best)  # an infinite best ties only with itself
     return ties / ties.sum(axis=1, keepdims=True)
-
-
-def sample_categorical(probs: np.ndarray, rng: np.random.Generator) -> np.ndarray:
-    """One index per row of ``probs`` ``(B, K)``, by one uniform variate per row: ``(B,)`` int64."""
-    u = check_rng(rng).random((len(probs), 1))
-    return np.minimum((u >= np.cumsum(probs, axis=1)).sum(axis=1), probs.shape[1] - 1)
 
 
 def check_bandit_prior(prior: Any, n_arms: int) -> np.ndarray:
