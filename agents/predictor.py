@@ -24,80 +24,98 @@ the observed outcome is standardised the same way before it enters the LSTM (``(
 for normal outcomes, ``log1p(x b0)`` for exponential ones). Exponents are clamped to [-30, 30].
 
 The elapsed fraction ``t / horizon`` of the observation is left out by default
-(``use_time_input=False``). Measured on ``MetaCoin-v0`` after 60 s of training each (3,250
-steps): mean KL per step 0.00009 without it against 0.00087 with it at the trained horizon 20,
-and 0.0036 against 0.0076 at horizon 100, where ``t / 100`` takes values never seen in training.
-The Bayes predictor needs no clock: its sufficient statistics count the outcomes.
+(``use_time_input=False``): the Bayes predictor needs no clock, since its sufficient statistics
+count the outcomes, and without it the network generalises to longer horizons
+(``docs/tuning.md`` has the figures).
 
-Checkpoints (``checkpoint.pt``) hold tensors and plain numbers only and load with
-``torch.load(weights_only=True)``: no pickled code runs when a checkpoint is read.
+Training (:func:`train_predictor`) draws batches of ``batch_size`` whole episodes from the
+task family and takes one Adam step on their mean log-loss per step (gradients clipped to norm
+1), for ``steps`` steps or ``max_seconds`` of training. Every ``eval_every`` steps the mean KL
+per step to the Bayes predictive is measured on fresh episodes
+(:func:`agents.training.predictor_evaluator`), logged to TensorBoard (``tb/``) and the
+checkpoint written. Checkpoints (``checkpoint.pt``) hold tensors and plain numbers only and
+load with ``torch.load(weights_only=True)``: no pickled code runs when a checkpoint is read.
 """
 
 from __future__ import annotations
 
-import json
 import math
 import os
-import pickle
-import time
-from dataclasses import asdict, dataclass, field
-from pathlib import Path
-from typing import Any
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any, ClassVar
 
-import gymnasium as gym
 import numpy as np
 import torch
 from torch import nn
 
-import meta_envs
-from agents.runs import check_run_config, save_checkpoint
-from bayes.evaluate import evaluate_predictor, prediction_observation
+from agents.machines import RecurrentMachine
+from agents.runs import load_run_folder
+from agents.training import TORCH_RNG, Session, TrainerConfig, predictor_evaluator, run_loop
+from agents.training import preset_config as _preset_config
+from bayes.evaluate import prediction_observation
 from bayes.models import BetaBernoulli, ConjugateModel, DirichletCategorical, GammaExponential, NormalKnownNoise
-from bayes.validation import check_int, check_number
+from bayes.validation import check_number
 
-__all__ = ["LSTMPredictor", "PredictorConfig", "PredictorMachine", "load_predictor", "train_predictor"]
+__all__ = ["PREDICTION_ENVS", "PRESETS", "LSTMPredictor", "PredictorConfig", "PredictorMachine", "load_predictor",
+           "preset_config", "train_predictor"]
 
 PREDICTION_ENVS = ("MetaCoin-v0", "MetaDie-v0", "MetaGaussian-v0", "MetaExponential-v0")
 _CLAMP = 30.0
 
 
 @dataclass
-class PredictorConfig:
-    """What defines a training run (saved as ``config.json`` beside the checkpoint)."""
+class PredictorConfig(TrainerConfig):
+    """What defines a training run (saved as ``config.json`` beside the checkpoint): the fields
+    of :class:`~agents.training.TrainerConfig`, the network's and the optimiser's. Its budget
+    is ``steps`` gradient steps (and ``max_seconds``)."""
+
+    ALGO: ClassVar[str] = "supervised"
+    LABEL: ClassVar[str] = "predictor"
+    ENVS: ClassVar[tuple[str, ...]] = PREDICTION_ENVS
+    TRAINS: ClassVar[str] = "predictors (prediction envs)"
+    RESUMABLE: ClassVar[tuple[str, ...]] = ("steps",)
+    POSITIVE_INTS: ClassVar[tuple[str, ...]] = ("hidden_size", "batch_size", "steps")
 
     env_id: str = "MetaCoin-v0"
-    env_kwargs: dict[str, Any] = field(default_factory=dict)
-    algo: str = "supervised"  #: tells ``agents.runs.load_run`` what kind of run a folder holds
+    algo: str = "supervised"
     hidden_size: int = 64
-    batch_size: int = 256
+    batch_size: int = 256  #: episodes per gradient step
     learning_rate: float = 3e-3
-    steps: int = 3000
-    seed: int = 0
+    steps: int = 3000  #: gradient steps to train for
     eval_every: int = 500
     eval_episodes: int = 2000
-    max_seconds: float | None = None  #: stop (with a checkpoint) once training has taken this long
     #: feed the elapsed fraction t / horizon to the LSTM (off: the Bayes predictor needs no clock,
     #: and without it the network generalises to longer horizons; see the module docstring)
     use_time_input: bool = False
 
-    def validate(self) -> None:
-        if self.algo != "supervised":
-            raise ValueError(f"a PredictorConfig's algo is 'supervised', got {self.algo!r}")
-        if self.env_id not in PREDICTION_ENVS:
-            raise ValueError(f"env_id must be a prediction env {PREDICTION_ENVS}, got {self.env_id!r}")
-        for name in ("hidden_size", "batch_size", "steps", "eval_every", "eval_episodes"):
-            check_int(getattr(self, name), name, 1)
-        check_int(self.seed, "seed", 0)
+    def check(self) -> None:
         check_number(self.learning_rate, "learning_rate", 0.0, 1.0)
-        if self.max_seconds is not None:
-            check_number(self.max_seconds, "max_seconds", 0.0)
+
+    @classmethod
+    def with_budget(cls, values: dict[str, Any], timesteps: int) -> dict[str, Any]:
+        """A budget of ``timesteps`` predictions: ``ceil(timesteps / (batch_size * horizon))`` steps."""
+        from agents.bandit_eval import base_env
+
+        horizon = int(base_env(values["env_id"], values["env_kwargs"]).horizon)
+        steps = max(1, -(-timesteps // (int(values.get("batch_size", cls.batch_size)) * horizon)))
+        return {**values, "steps": steps, "max_seconds": None,
+                "eval_every": min(values.get("eval_every", cls.eval_every), steps)}
 
 
-def _env_model(config: PredictorConfig) -> tuple[ConjugateModel, int]:
-    gym.register_envs(meta_envs)
-    env = gym.make(config.env_id, **config.env_kwargs)  # validates the env arguments
-    base = env.unwrapped
-    return base.model, base.horizon
+#: The supervised preset (``meta-bayes train ENV --algo supervised``): two minutes of training
+#: (``max_seconds``), or a budget of predictions (``--timesteps``); see ``docs/tuning.md``.
+PRESETS: dict[str, dict[str, Any]] = {
+    "default": {"hidden_size": 64, "batch_size": 256, "learning_rate": 3e-3, "max_seconds": 120.0,
+                "steps": 1_000_000, "eval_every": 500},
+}
+
+
+def preset_config(preset: str, env_id: str, env_kwargs: dict[str, Any] | None = None, seed: int = 0,
+                  timesteps: int | None = None, **overrides: Any) -> PredictorConfig:
+    """The config of ``preset`` for ``env_id``: a budget of ``timesteps`` predictions, else the
+    preset's two minutes of training; ``overrides`` of its fields."""
+    return _preset_config(PredictorConfig, PRESETS, preset, env_id, env_kwargs, seed, timesteps, overrides)
 
 
 class LSTMPredictor(nn.Module):
@@ -164,7 +182,7 @@ class LSTMPredictor(nn.Module):
         return torch.stack([self.loc * torch.exp(z[..., 0]), self.scale * torch.exp(z[..., 1])], dim=-1)
 
 
-class PredictorMachine:
+class PredictorMachine(RecurrentMachine):
     """A trained :class:`LSTMPredictor` as a batched :class:`~bayes.statemachine.StateMachine`.
 
     State ``(B, 2H)``: the LSTM's ``h`` then ``c``. Output: the predictive parameters
@@ -172,21 +190,12 @@ class PredictorMachine:
     """
 
     def __init__(self, network: LSTMPredictor) -> None:
+        super().__init__(2, 1, network.hidden_size)
         self.network = network.eval()
-        self.hidden_size = network.hidden_size
 
-    def initial_state(self, batch_size: int) -> np.ndarray:
-        return np.zeros((check_int(batch_size, "batch_size", 0), 2 * self.hidden_size))
-
-    @torch.no_grad()
-    def step(self, state: np.ndarray, observation: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        state = np.asarray(state, dtype=np.float32)
-        h = torch.from_numpy(state[:, : self.hidden_size].copy()).unsqueeze(0)
-        c = torch.from_numpy(state[:, self.hidden_size :].copy()).unsqueeze(0)
-        obs = torch.from_numpy(np.asarray(observation, dtype=np.float32)).unsqueeze(0)
-        raw, (h, c) = self.network(obs, (h, c))
-        output = self.network.params(raw[0]).double().numpy()
-        return torch.cat([h[0], c[0]], dim=1).double().numpy(), output
+    def forward(self, obs: torch.Tensor, state: tuple[torch.Tensor, ...]) -> tuple[tuple[torch.Tensor, ...], Any]:
+        raw, parts = self.network(obs[None], state)
+        return parts, self.network.params(raw[0])
 
 
 def _batch(model: ConjugateModel, horizon: int, batch_size: int, rng: np.random.Generator) -> tuple[np.ndarray, ...]:
@@ -198,98 +207,59 @@ def _batch(model: ConjugateModel, horizon: int, batch_size: int, rng: np.random.
     return np.stack(obs).astype(np.float32), outcomes.astype(np.float32)
 
 
-def _save(out: Path, network: LSTMPredictor, optimizer: torch.optim.Optimizer, step: int,
-          rng: np.random.Generator, history: list[dict[str, float]]) -> None:
-    """Write the checkpoint atomically: a crash never leaves a half-written one."""
-    payload = {
-        "network": network.state_dict(),
-        "optimizer": optimizer.state_dict(),
-        "step": step,
-        "rng": json.dumps(rng.bit_generator.state),
-        "torch_rng": torch.get_rng_state(),
-        "history": json.dumps(history),
-    }
-    save_checkpoint(payload, out / "checkpoint.pt")
-
-
 def train_predictor(config: PredictorConfig, out_dir: str | os.PathLike[str], resume: bool = True,
-                    log: Any = print) -> dict[str, Any]:
-    """Train (or resume) an LSTM predictor; returns ``{"history": [...], "seconds": ...}``.
+                    log: Callable[[str], Any] = print, progress_bar: bool = False,
+                    callback: Callable[[dict[str, Any]], bool | None] | None = None) -> dict[str, Any]:
+    """Train (or resume) an LSTM predictor; returns ``{"history", "seconds", "step"}``.
 
     ``out_dir`` receives ``config.json``, ``checkpoint.pt`` (every ``eval_every`` steps, at
-    the end, and when interrupted with Ctrl-C) and TensorBoard logs under ``tb/`` (loss and
-    mean KL to the Bayes predictive). A folder holding a run of another configuration is
-    refused; with ``resume`` a run stopped early continues from its last checkpoint with its
-    random streams.
+    the end, on Ctrl-C and when ``callback(info)`` returns ``False``) and TensorBoard logs
+    under ``tb/`` (log-loss and mean KL to the Bayes predictive). A folder holding a run of
+    another configuration is refused; with ``resume`` a run stopped early continues from its
+    last checkpoint with its random streams, and a time budget counts the time already spent.
     """
-    config.validate()
-    model, horizon = _env_model(config)
-    out = Path(out_dir)
-    out.mkdir(parents=True, exist_ok=True)
-    current = json.loads(json.dumps(asdict(config)))  # as it reads back (tuples become lists)
-    check_run_config(out, current, ignore=("steps",))
-    (out / "config.json").write_text(json.dumps(current, indent=2))
-    torch.manual_seed(config.seed)
-    rng = np.random.default_rng(config.seed)
-    network = LSTMPredictor(model, config.hidden_size, config.use_time_input)
-    optimizer = torch.optim.Adam(network.parameters(), lr=config.learning_rate)
-    step, history = 0, []
-    checkpoint = out / "checkpoint.pt"
-    if resume and checkpoint.exists():
-        saved = torch.load(checkpoint, weights_only=True)
-        network.load_state_dict(saved["network"])
-        optimizer.load_state_dict(saved["optimizer"])
-        step, history = int(saved["step"]), json.loads(saved["history"])
-        rng.bit_generator.state = json.loads(saved["rng"])
-        torch.set_rng_state(saved["torch_rng"])
-        log(f"resumed {out} at step {step}")
-    from torch.utils.tensorboard import SummaryWriter
+    with Session(config, out_dir, log, unit="steps", key="step") as session:
+        env = config.make_env()
+        model, horizon = env.model, env.horizon
+        torch.manual_seed(config.seed)
+        rng = np.random.default_rng(config.seed)
+        network = LSTMPredictor(model, config.hidden_size, config.use_time_input)
+        optimizer = torch.optim.Adam(network.parameters(), lr=config.learning_rate)
 
-    writer = SummaryWriter(str(out / "tb"))
-    start = time.perf_counter()
-    try:
-        while step < config.steps and (config.max_seconds is None or time.perf_counter() - start < config.max_seconds):
+        session.resume({"network": network, "optimizer": optimizer, "rng": rng, "torch_rng": TORCH_RNG}, resume)
+        evaluator = predictor_evaluator(config, model, horizon)
+        loss_value = [float("nan")]
+
+        def step() -> tuple[int, dict[str, Any]]:
             obs, x = _batch(model, horizon, config.batch_size, rng)
             raw, _ = network(torch.from_numpy(obs))
             loss = -network.log_prob(raw, torch.from_numpy(x)).mean()
-            loss_value = float(loss.detach())
+            loss_value[0] = float(loss.detach())
             optimizer.zero_grad()
             loss.backward()
             nn.utils.clip_grad_norm_(network.parameters(), 1.0)
             optimizer.step()
-            step += 1
-            out_of_time = config.max_seconds is not None and time.perf_counter() - start >= config.max_seconds
-            if step % config.eval_every == 0 or step == config.steps or out_of_time:
-                machine = PredictorMachine(network)
-                result = evaluate_predictor(machine, model, horizon, config.eval_episodes, seed=10_000 + step)
-                network.train()
-                history.append({"step": step, "loss": loss_value, "mean_kl": result.mean_kl})
-                writer.add_scalar("train/log_loss", loss_value, step)
-                writer.add_scalar("eval/mean_kl", result.mean_kl, step)
-                _save(out, network, optimizer, step, rng, history)
-                log(f"step {step}: log-loss {loss_value:.4f}, mean KL to Bayes {result.mean_kl:.5f}")
-    except KeyboardInterrupt:
-        log(f"interrupted at step {step}: writing the checkpoint")
-        _save(out, network, optimizer, step, rng, history)
-        writer.close()
-        raise
-    writer.close()
-    return {"history": history, "seconds": time.perf_counter() - start}
+            return 1, {"loss": loss_value[0]}
+
+        def evaluate() -> Any:
+            result = evaluator(PredictorMachine(network), session.progress, loss_value[0])
+            network.train()
+            return result
+
+        run_loop(session, config.steps, step, evaluate, progress_bar, callback)
+        return session.result()
 
 
 def load_predictor(out_dir: str | os.PathLike[str]) -> tuple[PredictorMachine, PredictorConfig]:
     """The trained predictor of ``out_dir`` as a state machine, and its configuration.
 
-    ``ValueError`` with a clear message for a missing or corrupt folder.
+    Reads ``config.json`` and ``checkpoint.pt`` only (``weights_only=True``: no pickled code
+    runs). ``ValueError`` with a clear message for a missing or corrupt folder.
     """
-    out = Path(out_dir)
-    try:
-        config = PredictorConfig(**json.loads((out / "config.json").read_text()))
-        config.validate()
-        saved = torch.load(out / "checkpoint.pt", weights_only=True)
-        model, _ = _env_model(config)
-        network = LSTMPredictor(model, config.hidden_size, config.use_time_input)
+
+    def build(config: PredictorConfig, saved: dict[str, Any]) -> PredictorMachine:
+        network = LSTMPredictor(config.make_env().model, config.hidden_size, config.use_time_input)
         network.load_state_dict(saved["network"])
-    except (OSError, ValueError, TypeError, KeyError, RuntimeError, EOFError, pickle.UnpicklingError) as exc:
-        raise ValueError(f"{out} does not hold a readable predictor run: {exc}") from exc
-    return PredictorMachine(network), config
+        return PredictorMachine(network)
+
+    return load_run_folder(out_dir, PredictorConfig.from_dict, "predictor", build)

@@ -17,7 +17,7 @@ What makes stock RecurrentPPO slow and stuck, and what the presets (:data:`PRESE
   pays for exploring long after the posterior has made one arm clearly better. The presets
   anneal the entropy coefficient linearly from ``ent_coef`` to ``ent_coef_final`` over the
   first ``ent_anneal_fraction`` of the budget (:class:`EntropySchedule`), and decay the
-  learning rate linearly to ``learning_rate_final``; see :data:`PRESETS` for what was measured.
+  learning rate linearly to ``learning_rate_final``; ``docs/tuning.md`` has what was measured.
 - ``gamma = 1``: the Bayes-optimal policy maximises the undiscounted return over the fixed
   horizon, and the elapsed fraction ``t / horizon`` in the observation lets the value depend on
   the time left.
@@ -28,22 +28,25 @@ Files of a run folder (:func:`train_recurrent_ppo`):
 ``config.json``             the :class:`RecurrentPPOConfig`
 ``checkpoint.pt``           policy and optimizer tensors, timesteps, RNG states and the
                             evaluation history: loads with ``torch.load(weights_only=True)``,
-                            so no pickled code runs (what :func:`load_recurrent_ppo` reads)
+                            so no pickled code runs (what :func:`load_recurrent_ppo` reads).
+                            Written at every evaluation, at the end (budget or
+                            ``max_seconds``) and on Ctrl-C (after the env step in flight)
 ``model.zip``               the same policy in SB3's own format for ``RecurrentPPO.load``;
                             SB3 zips hold cloudpickled objects, so load only zips you trust
 ``tb/``                     TensorBoard: SB3's losses, ``rollout/ep_rew_mean``, the entropy
-                            coefficient, and ``eval/bayes_gap``, ``eval/mean_return``
+                            coefficient, and the evaluation on paired held-out episodes
+                            (:func:`agents.training.bandit_evaluator`): ``eval/mean_return``,
+                            ``eval/regret``, ``eval/bayes_gap``, ``eval/paired_difference``,
+                            ``eval/paired_gap``
 ==========================  ==================================================================
 """
 
 from __future__ import annotations
 
-import json
 import os
-import time
-from dataclasses import asdict, dataclass, field
-from pathlib import Path
-from typing import Any
+from dataclasses import asdict, dataclass
+from functools import partial
+from typing import Any, ClassVar
 
 import numpy as np
 import torch
@@ -51,121 +54,53 @@ from sb3_contrib import RecurrentPPO
 from stable_baselines3.common.callbacks import BaseCallback, CallbackList
 from stable_baselines3.common.vec_env import VecMonitor
 
-from agents.bandit_eval import (
-    BANDIT_ENVS,
-    EVAL_SEED,
-    bandit_evaluation_kwargs,
-    base_env,
-    evaluate_bandit_agent,
-    reference_policy,
-)
-from agents.runs import (
-    check_actor_critic,
-    check_run_config,
-    config_from_dict,
-    env_signature,
+from agents.bandit_eval import base_env
+from agents.machines import RecurrentMachine
+from agents.runs import load_run_folder
+from agents.training import (
+    TORCH_RNG,
+    ActorCriticConfig,
+    Session,
+    bandit_evaluator,
+    deferred_interrupt,
+    linear_interpolation,
     linear_schedule,
-    load_env_checkpoint,
-    load_run_folder,
-    preset_of,
-    save_checkpoint,
 )
+from agents.training import preset_config as _preset_config
 from agents.vec_env import NativeVecEnv
-from bayes.evaluate import BanditEvaluation
 from bayes.validation import check_int
 
-__all__ = [
-    "BANDIT_ENVS",
-    "PRESETS",
-    "BayesGapCallback",
-    "EntropySchedule",
-    "RecurrentPPOConfig",
-    "RecurrentPPOMachine",
-    "bandit_evaluation_kwargs",
-    "build_model",
-    "evaluate_bandit_agent",
-    "load_recurrent_ppo",
-    "preset_config",
-    "reference_policy",
-    "train_recurrent_ppo",
-]
+__all__ = ["PRESETS", "BayesGapCallback", "EntropySchedule", "RecurrentPPOConfig", "RecurrentPPOMachine",
+           "build_model", "load_recurrent_ppo", "preset_config", "train_recurrent_ppo"]
 
 
 @dataclass
-class RecurrentPPOConfig:
-    """What defines a RecurrentPPO run (saved as ``config.json``); see :data:`PRESETS`."""
+class RecurrentPPOConfig(ActorCriticConfig):
+    """What defines a RecurrentPPO run (saved as ``config.json``): the fields of
+    :class:`~agents.training.ActorCriticConfig` and RecurrentPPO's own; see :data:`PRESETS`."""
 
-    env_id: str = "MetaBandit-v0"
-    env_kwargs: dict[str, Any] = field(default_factory=dict)
-    algo: str = "recurrent-ppo"  #: tells ``agents.runs.load_run`` what kind of run a folder holds
-    timesteps: int = 10_000_000  #: env steps to train on
-    seed: int = 0
-    num_envs: int = 512
+    ALGO: ClassVar[str] = "recurrent-ppo"
+    LABEL: ClassVar[str] = "RecurrentPPO"
+    POSITIVE_INTS: ClassVar[tuple[str, ...]] = ("batch_size", "lstm_hidden_size")
+
+    algo: str = "recurrent-ppo"
     n_steps: int | None = None  #: steps per env per rollout; None: the env's horizon
     batch_size: int = 2560  #: env steps per minibatch (whole sequences of ``n_steps``)
-    n_epochs: int = 4
-    learning_rate: float = 1e-3
-    learning_rate_final: float = 1e-4  #: linear decay to this at the end of the budget
-    gamma: float = 1.0
-    gae_lambda: float = 0.95
-    clip_range: float = 0.2
-    ent_coef: float = 0.01  #: entropy bonus at the start
-    ent_coef_final: float = 0.0
-    ent_anneal_fraction: float = 0.5  #: fraction of the budget over which the bonus falls
-    vf_coef: float = 0.5
-    max_grad_norm: float = 0.5
     lstm_hidden_size: int = 64
-    net_arch: list[int] = field(default_factory=lambda: [64])  #: MLP after the LSTM (each head)
     shared_lstm: bool = True  #: one LSTM for actor and critic (False: SB3's default, two LSTMs)
-    eval_every: int = 1_000_000  #: env steps between Bayes-gap evaluations (and checkpoints)
-    eval_episodes: int = 4000
-    max_seconds: float | None = None  #: stop (with a checkpoint) once training has taken this long
-    torch_threads: int = 2
 
-    def validate(self) -> None:
-        """``ValueError`` naming the first field out of range."""
-        if self.algo != "recurrent-ppo":
-            raise ValueError(f"a RecurrentPPOConfig's algo is 'recurrent-ppo', got {self.algo!r}")
-        if self.env_id not in BANDIT_ENVS:
-            raise ValueError(f"RecurrentPPO trains bandit agents: env_id must be one of {BANDIT_ENVS}, "
-                             f"got {self.env_id!r}")
-        for name in ("timesteps", "num_envs", "batch_size", "n_epochs", "lstm_hidden_size", "eval_every",
-                     "eval_episodes", "torch_threads"):
-            check_int(getattr(self, name), name, 1)
-        check_actor_critic(self)
+    def check(self) -> None:
         if self.n_steps is not None:
             check_int(self.n_steps, "n_steps", 1)
 
     def rollout_steps(self, horizon: int) -> int:
         return self.n_steps if self.n_steps is not None else horizon
 
-    @classmethod
-    def from_dict(cls, values: dict[str, Any]) -> RecurrentPPOConfig:
-        """From ``config.json``; ``ValueError`` naming unknown keys."""
-        return config_from_dict(cls, values, "RecurrentPPO")
-
 
 #: Tuned settings (``meta-bayes train ENV --algo recurrent-ppo --preset NAME``); the default
 #: preset of an env is the one named after its id. Each maps :class:`RecurrentPPOConfig` fields.
-#:
-#: ``MetaBandit-v0`` (2 arms, horizon 20, Beta(1, 1)); how it was found, on this project's
-#: 2-core machine:
-#:
-#: - Throughput first: 512 envs, ``n_steps`` = horizon (whole episodes, no padding), one
-#:   shared LSTM of 64 units, 4 epochs of 4 minibatches: ~13,000 env steps/s with evaluation,
-#:   against ~380 for the stock set-up (8 envs, DummyVecEnv, sb3-contrib's defaults).
-#: - Exploration: with the entropy bonus annealed linearly from 0.01 to 0 over the first half
-#:   of a 10M-step budget (learning rate 1e-3 decayed linearly to 1e-4), the return passed the
-#:   ~11.7-11.8 plateau that a constant bonus of 0.005-0.01 holds it at: 11.57 at 0.5M steps,
-#:   12.27 at 1.5M, 12.35 at 4M; the Bayes gap on 20,000 paired episodes after the 10M steps
-#:   (13 minutes) was 0.004 (return 12.421 against the Bayes-optimal 12.431).
-#: - ``gamma = 1``: the objective is the undiscounted return of the episode.
-#:
-#: ``MetaGaussianBandit-v0`` (2 normal arms, prior N(0, 1), noise 1, horizon 20): the same
-#: settings. After 10M steps (16 minutes) its return on 20,000 episodes was 8.940 ± 0.121;
-#: paired on the same episodes it beat Thompson sampling by 1.014 ± 0.028 and greedy by
-#: 0.264 ± 0.039, and fell short of the Gittins index policy (discount 0.9) by 0.129 ± 0.028.
-#: ``quick``: a smoke-test budget (about 30 s on one core) that already beats random clearly.
+#: How they were found, with the figures: ``docs/tuning.md``. ``quick``: a smoke-test budget
+#: (about 30 s on one core) that already beats random clearly.
 PRESETS: dict[str, dict[str, Any]] = {
     "MetaBandit-v0": {"timesteps": 10_000_000, "eval_every": 500_000},
     "MetaGaussianBandit-v0": {"timesteps": 10_000_000, "eval_every": 500_000},
@@ -179,11 +114,10 @@ def preset_config(preset: str, env_id: str, env_kwargs: dict[str, Any] | None = 
                   timesteps: int | None = None, **overrides: Any) -> RecurrentPPOConfig:
     """The config of ``preset`` for ``env_id`` (``timesteps=None``: the preset's own budget), with
     ``overrides`` of its fields."""
-    return preset_of(RecurrentPPOConfig, PRESETS, "RecurrentPPO", preset, env_id, env_kwargs, seed, timesteps,
-                     overrides)
+    return _preset_config(RecurrentPPOConfig, PRESETS, preset, env_id, env_kwargs, seed, timesteps, overrides)
 
 
-class RecurrentPPOMachine:
+class RecurrentPPOMachine(RecurrentMachine):
     """A RecurrentPPO policy as a batched :class:`~bayes.statemachine.StateMachine`.
 
     State ``(B, 2 L H)``: the actor LSTM's ``h`` (``L`` layers of ``H`` units) then its ``c``.
@@ -192,33 +126,13 @@ class RecurrentPPOMachine:
     """
 
     def __init__(self, policy: Any) -> None:
+        super().__init__(2, policy.lstm_actor.num_layers, policy.lstm_actor.hidden_size)
         self.policy = policy
         self.policy.set_training_mode(False)
-        lstm = policy.lstm_actor
-        self.layers, self.hidden_size = lstm.num_layers, lstm.hidden_size
 
-    def initial_state(self, batch_size: int) -> np.ndarray:
-        return np.zeros((check_int(batch_size, "batch_size", 0), 2 * self.layers * self.hidden_size))
-
-    def _split(self, state: np.ndarray) -> tuple[torch.Tensor, torch.Tensor]:
-        b, half = len(state), self.layers * self.hidden_size
-        tensor = torch.as_tensor(np.asarray(state, dtype=np.float32))
-        h = tensor[:, :half].reshape(b, self.layers, self.hidden_size).transpose(0, 1).contiguous()
-        c = tensor[:, half:].reshape(b, self.layers, self.hidden_size).transpose(0, 1).contiguous()
-        return h, c
-
-    @torch.no_grad()
-    def step(self, state: np.ndarray, observation: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        state = np.asarray(state)
-        if state.ndim != 2 or state.shape[1] != 2 * self.layers * self.hidden_size:
-            raise ValueError(f"state must have shape (B, {2 * self.layers * self.hidden_size}), got {state.shape}")
-        obs = torch.as_tensor(np.asarray(observation, dtype=np.float32))
-        starts = torch.zeros(len(obs))
-        dist, (h, c) = self.policy.get_distribution(obs, self._split(state), starts)
-        probs = dist.distribution.probs.double().numpy()
-        b = len(obs)
-        flat = [x.transpose(0, 1).reshape(b, -1) for x in (h, c)]
-        return torch.cat(flat, dim=1).double().numpy(), probs
+    def forward(self, obs: torch.Tensor, state: tuple[torch.Tensor, ...]) -> tuple[tuple[torch.Tensor, ...], Any]:
+        dist, parts = self.policy.get_distribution(obs, state, torch.zeros(len(obs)))
+        return parts, dist.distribution.probs
 
 
 def build_model(config: RecurrentPPOConfig, venv: Any = None, tensorboard_log: str | None = None) -> RecurrentPPO:
@@ -231,11 +145,8 @@ def build_model(config: RecurrentPPOConfig, venv: Any = None, tensorboard_log: s
     rollout = n_steps * config.num_envs
     if config.batch_size > rollout:
         raise ValueError(f"batch_size ({config.batch_size}) exceeds the rollout of num_envs * n_steps = {rollout}")
-    start, end = config.learning_rate, config.learning_rate_final
-
-    def learning_rate(progress_remaining: float) -> float:
-        return end + (start - end) * progress_remaining
-
+    # SB3 calls it with progress_remaining = 1 - timesteps / budget: linear_schedule over the budget
+    learning_rate = partial(linear_interpolation, config.learning_rate, config.learning_rate_final)
     policy_kwargs = {
         "lstm_hidden_size": config.lstm_hidden_size,
         "net_arch": {"pi": list(config.net_arch), "vf": list(config.net_arch)},
@@ -273,136 +184,85 @@ class EntropySchedule(BaseCallback):
 
 
 class BayesGapCallback(BaseCallback):
-    """Every ``every`` env steps: evaluate the policy on paired episodes, log, and checkpoint.
+    """Every ``eval_every`` env steps, after the rollout: evaluate the policy on paired held-out
+    episodes (:func:`agents.training.bandit_evaluator`), log it to SB3's logger, checkpoint.
 
-    Every evaluation replays the same episodes (seed ``EVAL_SEED + config.seed``, none of them
-    seen in training), so successive figures differ by the policy only. Logs
-    ``eval/mean_return``, ``eval/bayes_gap`` (Bernoulli arms: ``(V_bayes - R) / (V_bayes -
-    V_random)``) and ``eval/regret``; calls ``on_eval(timesteps, evaluation)``. Stops training
-    once ``max_seconds`` have passed (the caller then writes the last checkpoint).
+    Also stops training (``on_step`` returns ``False``) once ``stop()`` says so: when the time
+    limit is spent or Ctrl-C was pressed.
     """
 
-    def __init__(self, config: RecurrentPPOConfig, on_eval: Any, max_seconds: float | None = None) -> None:
+    def __init__(self, session: Session, stop: Any) -> None:
         super().__init__()
-        self.config, self.on_eval, self.max_seconds = config, on_eval, max_seconds
-        self.next_eval = 0
-        self.started = time.perf_counter()
-        self.timed_out = False
+        self.session, self.stop = session, stop
+        self.evaluator = bandit_evaluator(session.config)
 
-    def _schedule_next(self) -> None:
-        """The next evaluation: the first multiple of ``eval_every`` after the current step."""
-        every = self.config.eval_every
-        self.next_eval = (self.model.num_timesteps // every + 1) * every
-
-    def _init_callback(self) -> None:
-        self._schedule_next()
-
-    def evaluate(self) -> BanditEvaluation:
-        machine = RecurrentPPOMachine(self.model.policy)
-        result = evaluate_bandit_agent(machine, self.config.env_id, self.config.env_kwargs,
-                                       self.config.eval_episodes, seed=EVAL_SEED + self.config.seed)
+    def evaluate(self) -> None:
+        """Evaluate now, record it in the session (history, logger, checkpoint)."""
+        evaluation = self.evaluator(RecurrentPPOMachine(self.model.policy))
         self.model.policy.set_training_mode(True)
-        self.logger.record("eval/mean_return", result.mean_return)
-        self.logger.record("eval/regret", result.bayes_regret)
-        if result.bayes_gap is not None:
-            self.logger.record("eval/bayes_gap", result.bayes_gap)
-        return result
+        evaluation.record["ent_coef"] = float(self.model.ent_coef)
+        self.session.progress = int(self.model.num_timesteps)
+        self.session.record(evaluation, lambda values: [self.logger.record(k, v) for k, v in values.items()])
 
     def _on_rollout_end(self) -> None:
-        if self.model.num_timesteps >= self.next_eval:
-            self._schedule_next()
-            self.on_eval(self.model.num_timesteps, self.evaluate())
+        if self.model.num_timesteps >= self.session.next_eval:
+            self.evaluate()
 
     def _on_step(self) -> bool:
-        if self.max_seconds is not None and time.perf_counter() - self.started >= self.max_seconds:
-            self.timed_out = True
-            return False
         return True
 
 
-# ---------------------------------------------------------------------------- checkpoints
+class _Stop(BaseCallback):
+    """``False`` from ``on_step`` (SB3 then stops collecting) once ``stop()`` says so."""
 
+    def __init__(self, stop: Any) -> None:
+        super().__init__()
+        self.stop = stop
 
-def _save_checkpoint(out: Path, config: RecurrentPPOConfig, model: RecurrentPPO, history: list[dict[str, Any]],
-                     seconds: float) -> None:
-    """``checkpoint.pt`` (tensors and plain data, atomic) and ``model.zip`` (SB3's format)."""
-    payload = {
-        "env": env_signature(config),
-        "policy": model.policy.state_dict(),
-        "optimizer": model.policy.optimizer.state_dict(),
-        "timesteps": int(model.num_timesteps),
-        "torch_rng": torch.get_rng_state(),
-        "history": json.dumps(history),
-        "seconds": float(seconds),
-    }
-    save_checkpoint(payload, out / "checkpoint.pt")
-    model.save(out / "model.tmp.zip")
-    os.replace(out / "model.tmp.zip", out / "model.zip")
+    def _on_step(self) -> bool:
+        return not self.stop()
 
 
 def train_recurrent_ppo(config: RecurrentPPOConfig, out_dir: str | os.PathLike[str], resume: bool = True,
                         progress_bar: bool = False, log: Any = print) -> dict[str, Any]:
     """Train (or resume) RecurrentPPO on a bandit env; returns ``{"history", "seconds", "timesteps"}``.
 
-    ``out_dir`` receives the files listed in the module docstring; a checkpoint is written at
-    every evaluation (every ``eval_every`` env steps) and at the end, also when training stops
-    early (``max_seconds``, Ctrl-C). A folder holding a run of another configuration is
-    refused; with ``resume``, a run stopped early continues from its last checkpoint (the
-    ``timesteps`` budget may be raised to train further). ``seconds`` counts training time over
-    all sessions of the run.
+    ``out_dir`` receives the files listed in the module docstring. A folder holding a run of
+    another configuration is refused; with ``resume``, a run stopped early continues from its
+    last checkpoint (the ``timesteps`` budget may be raised to train further), its episodes
+    drawn from a stream of their own fixed by the seed and the step. ``seconds`` counts
+    training time over all sessions of the run. Ctrl-C: :mod:`agents.training`.
     """
-    config.validate()
-    out = Path(out_dir)
-    out.mkdir(parents=True, exist_ok=True)
-    current = json.loads(json.dumps(asdict(config)))
-    check_run_config(out, current, ignore=("timesteps", "max_seconds", "torch_threads"))
-    torch.set_num_threads(config.torch_threads)
-    torch.manual_seed(config.seed)
-    model = build_model(config, tensorboard_log=str(out / "tb"))
-    checkpoint = out / "checkpoint.pt"
-    history: list[dict[str, Any]] = []
-    seconds_before = 0.0
-    if resume and checkpoint.exists():
-        saved = load_env_checkpoint(checkpoint, config)
-        model.policy.load_state_dict(saved["policy"])
-        model.policy.optimizer.load_state_dict(saved["optimizer"])
-        model.num_timesteps = int(saved["timesteps"])
-        torch.set_rng_state(saved["torch_rng"])
-        history = json.loads(saved["history"])
-        seconds_before = float(saved["seconds"])
-        # a resumed run draws its episodes from a stream of its own, fixed by seed and step
-        model.env.seed(int(np.random.SeedSequence([config.seed, model.num_timesteps]).generate_state(1)[0]))
-        log(f"resumed {out} at {model.num_timesteps} env steps")
-    (out / "config.json").write_text(json.dumps(current, indent=2))
-    start = time.perf_counter()
+    with Session(config, out_dir, log) as session:
+        torch.manual_seed(config.seed)
+        model = build_model(config, tensorboard_log=str(session.out / "tb"))
 
-    def on_eval(timesteps: int, result: BanditEvaluation) -> None:
-        history.append({"timesteps": timesteps, "seconds": seconds_before + time.perf_counter() - start,
-                        "mean_return": result.mean_return, "bayes_gap": result.bayes_gap,
-                        "ent_coef": float(model.ent_coef)})
-        _save_checkpoint(out, config, model, history, seconds_before + time.perf_counter() - start)
-        gap = "" if result.bayes_gap is None else f", Bayes gap {result.bayes_gap:.4f}"
-        log(f"{timesteps} steps ({history[-1]['seconds']:.0f} s): return {result.mean_return:.4f}"
-            f" ± {result.stderr:.4f}{gap}")
+        def after_restore(saved: dict[str, Any]) -> None:
+            model.num_timesteps = int(saved["timesteps"])
+            model.env.seed(int(np.random.SeedSequence([config.seed, model.num_timesteps]).generate_state(1)[0]))
 
-    remaining = config.timesteps - model.num_timesteps
-    if remaining > 0:
-        max_seconds = None if config.max_seconds is None else max(0.0, config.max_seconds - seconds_before)
-        gap_callback = BayesGapCallback(config, on_eval, max_seconds)
-        schedule = EntropySchedule(config.ent_coef, config.ent_coef_final, config.ent_anneal_fraction,
-                                   config.timesteps)
-        try:
-            model.learn(remaining, callback=CallbackList([schedule, gap_callback]), reset_num_timesteps=False,
-                        progress_bar=progress_bar, tb_log_name="run")
-        except KeyboardInterrupt:
-            log(f"interrupted at {model.num_timesteps} env steps: writing the checkpoint")
-            _save_checkpoint(out, config, model, history, seconds_before + time.perf_counter() - start)
-            raise
-        if not history or history[-1]["timesteps"] != model.num_timesteps:
-            on_eval(model.num_timesteps, gap_callback.evaluate())
-    model.env.close()
-    return {"history": history, "seconds": seconds_before + time.perf_counter() - start,
-            "timesteps": int(model.num_timesteps)}
+        def save_zip() -> None:
+            model.save(session.out / "model.tmp.zip")
+            os.replace(session.out / "model.tmp.zip", session.out / "model.zip")
+
+        session.resume({"policy": model.policy, "optimizer": model.policy.optimizer, "torch_rng": TORCH_RNG}, resume,
+                       after_restore, save_zip)
+        remaining = config.timesteps - model.num_timesteps
+        if remaining > 0 and not session.out_of_time():
+            with deferred_interrupt() as interrupted:
+                gap = BayesGapCallback(session, lambda: interrupted() or session.out_of_time())
+                schedule = EntropySchedule(config.ent_coef, config.ent_coef_final, config.ent_anneal_fraction,
+                                           config.timesteps)
+                model.learn(remaining, callback=CallbackList([schedule, gap, _Stop(gap.stop)]),
+                            reset_num_timesteps=False, progress_bar=progress_bar, tb_log_name="run")
+                session.progress = int(model.num_timesteps)
+                if interrupted():
+                    session.stop("interrupted")
+                    raise KeyboardInterrupt
+            if not session.history or session.history[-1]["timesteps"] != model.num_timesteps:
+                gap.evaluate()
+        model.env.close()
+        return session.result()
 
 
 def load_recurrent_ppo(out_dir: str | os.PathLike[str]) -> tuple[RecurrentPPOMachine, RecurrentPPOConfig]:

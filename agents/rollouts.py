@@ -15,12 +15,12 @@ from dataclasses import dataclass, field
 
 import gymnasium as gym
 import numpy as np
-from gymnasium.vector import AutoresetMode
 
 import meta_envs
 from bayes.sampling import sample_categorical
 from bayes.statemachine import StateMachine
 from bayes.validation import check_int
+from meta_envs.catalog import native_vector_env
 
 __all__ = ["Rollout", "rollout"]
 
@@ -67,16 +67,13 @@ def rollout(agent: StateMachine, env_id: str, n_episodes: int, seed: int = 0, ho
     probabilities. Prediction envs: the output is the action (the predictive parameters).
     ``horizon`` overrides the env's (e.g. to test generalisation beyond the trained horizon).
     """
-    gym.register_envs(meta_envs)
     n_episodes = check_int(n_episodes, "n_episodes", 1)
     seed = check_int(seed, "seed", 0)
     if env_id not in meta_envs.ENV_IDS:
         raise ValueError(f"env_id must be one of {meta_envs.ENV_IDS}, got {env_id!r}")
     if horizon is not None:
         env_kwargs["horizon"] = check_int(horizon, "horizon", 1)
-    venv = gym.make_vec(env_id, num_envs=n_episodes, vectorization_mode="vector_entry_point",
-                        autoreset_mode=AutoresetMode.DISABLED, **env_kwargs)
-    env = venv.unwrapped
+    env = native_vector_env(env_id, n_episodes, **env_kwargs)
     discrete = isinstance(env.single_action_space, gym.spaces.Discrete)
     rng = np.random.default_rng([seed, 1])
     obs, info = env.reset(seed=seed)
@@ -101,6 +98,6 @@ def rollout(agent: StateMachine, env_id: str, n_episodes: int, seed: int = 0, ho
         record["actions"].append(np.asarray(action))
         record["rewards"].append(np.asarray(reward, dtype=np.float64))
         record["posterior"].append(np.array(info["posterior"]))
-    venv.close()
+    env.close()
     arrays = {k: np.stack(v) for k, v in record.items()}
     return Rollout(**arrays, prior=prior, task=task, env_id=env_id, seed=seed)

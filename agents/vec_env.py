@@ -34,8 +34,8 @@ import numpy as np
 from gymnasium.vector import AutoresetMode
 from stable_baselines3.common.vec_env.base_vec_env import VecEnv, VecEnvIndices, VecEnvStepReturn
 
-import meta_envs
 from bayes.validation import check_int
+from meta_envs.catalog import native_vector_env
 from meta_envs.core import MetaVectorEnv
 
 __all__ = ["NativeVecEnv"]
@@ -50,17 +50,10 @@ class NativeVecEnv(VecEnv):
     """
 
     def __init__(self, env_id: str, num_envs: int = 64, seed: int | None = None, **env_kwargs: Any) -> None:
-        gym.register_envs(meta_envs)
-        if env_id not in meta_envs.ENV_IDS:
-            raise ValueError(f"env_id must be one of {meta_envs.ENV_IDS}, got {env_id!r}")
         num_envs = check_int(num_envs, "num_envs", 1)
         self.env_id = env_id
         self.env_kwargs = dict(env_kwargs)
-        vector = gym.make_vec(
-            env_id, num_envs=num_envs, vectorization_mode="vector_entry_point",
-            autoreset_mode=AutoresetMode.SAME_STEP, **env_kwargs,
-        )
-        self.vector_env: MetaVectorEnv = vector.unwrapped  # type: ignore[assignment]
+        self.vector_env: MetaVectorEnv = native_vector_env(env_id, num_envs, AutoresetMode.SAME_STEP, **env_kwargs)
         self.render_mode = None
         super().__init__(num_envs, self.vector_env.single_observation_space, self.vector_env.single_action_space)
         self._actions: np.ndarray | None = None

@@ -1,4 +1,4 @@
-"""Time and memory of the exact bandit references, against the targets of issue 3.
+"""Time and memory of the exact bandit references, against their targets.
 
 Usage::
 

@@ -20,17 +20,19 @@ from __future__ import annotations
 import json
 import time
 from collections.abc import Callable
-from dataclasses import asdict, dataclass, field, replace
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-import gymnasium as gym
+from agents.bandit_eval import base_env
+from agents.evaluation import evaluate_run
+from agents.registry import train as train_run
+from agents.registry import trainer
+from agents.registry import training_config as registry_config
+from bayes.files import write_json
 
-import meta_envs
-from agents.runs import ALGOS  # the training algorithms a cell may use
-
-__all__ = ["ALGOS", "FIXED_KEYS", "STEPS", "Cell", "algo_fields", "record_path", "run_cell", "training_config",
-           "write_json"]
+__all__ = ["FIXED_KEYS", "STEPS", "Cell", "algo_fields", "cell_finished", "read_record", "record_path", "run_cell",
+           "training_config"]
 
 STEPS = ("training", "evaluation", "simulation")  #: the steps of a cell, in order
 #: Config fields a cell sets itself (``seed``, the budget, the env), never through its hyperparameters.
@@ -85,87 +87,39 @@ class Cell:
 
 def algo_fields(algo: str) -> set[str]:
     """The config fields of ``algo``'s trainer that a cell's hyperparameters may set."""
-    from dataclasses import fields
-
-    if algo == "rl2":
-        from agents.rl2 import RL2Config as Config
-    elif algo == "recurrent-ppo":
-        from agents.recurrent_ppo import RecurrentPPOConfig as Config
-    elif algo == "supervised":
-        from agents.predictor import PredictorConfig as Config
-    else:
-        raise ValueError(f"unknown algo {algo!r}; known: {list(ALGOS)}")
-    return {f.name for f in fields(Config)} - set(FIXED_KEYS)
+    return trainer(algo).fields() - set(FIXED_KEYS)
 
 
 def training_config(cell: Cell) -> Any:
     """The validated training config of ``cell`` (``ValueError`` naming what is wrong)."""
-    if cell.algo not in ALGOS:
-        raise ValueError(f"unknown algo {cell.algo!r}; known: {list(ALGOS)}")
+    fields = algo_fields(cell.algo)  # refuses an unknown algo
     fixed = sorted(set(cell.hyperparameters) & set(FIXED_KEYS))
     if fixed:
         raise ValueError(f"hyperparameters cannot set {fixed}: the cell sets them (seed, timesteps, threads, task)")
-    unknown = sorted(set(cell.hyperparameters) - algo_fields(cell.algo))
+    unknown = sorted(set(cell.hyperparameters) - fields)
     if unknown:
-        raise ValueError(f"unknown {cell.algo} hyperparameters {unknown}; known: {sorted(algo_fields(cell.algo))}")
-    if cell.algo == "supervised":
-        from agents.predictor import PREDICTION_ENVS
-        from benchmarks.cli import supervised_config
-
-        if cell.env_id not in PREDICTION_ENVS:
-            raise ValueError(f"algo supervised trains predictors: env_id must be one of {PREDICTION_ENVS}, "
-                             f"got {cell.env_id}")
-        if cell.preset not in (None, "default"):
-            raise ValueError(f"algo supervised has one preset, 'default'; got {cell.preset!r}")
-        config = supervised_config(cell.env_id, cell.env_kwargs, cell.seed, cell.timesteps, cell.max_seconds)
-        config = replace(config, **cell.hyperparameters)
-        config.validate()
-        return config
-    from agents.bandit_eval import BANDIT_ENVS
-
-    if cell.env_id not in BANDIT_ENVS:
-        raise ValueError(f"algo {cell.algo} trains bandit agents: env_id must be one of {BANDIT_ENVS}, "
-                         f"got {cell.env_id}")
-    if cell.algo == "rl2":
-        from agents import rl2 as pipeline
-    else:
-        from agents import recurrent_ppo as pipeline
-    threads = {} if cell.threads is None else {"torch_threads": cell.threads}
-    return pipeline.preset_config(cell.preset or cell.env_id, cell.env_id, cell.env_kwargs, seed=cell.seed,
-                                  timesteps=cell.timesteps, **cell.hyperparameters, **threads)
+        raise ValueError(f"unknown {cell.algo} hyperparameters {unknown}; known: {sorted(fields)}")
+    settings = dict(cell.hyperparameters)
+    if cell.threads is not None and "torch_threads" in trainer(cell.algo).fields():
+        settings["torch_threads"] = cell.threads
+    if cell.max_seconds is not None:
+        settings["max_seconds"] = cell.max_seconds
+    return registry_config(cell.algo, cell.env_id, cell.env_kwargs, cell.seed, cell.preset, cell.timesteps, settings)
 
 
 def horizon_of(cell: Cell) -> int:
     """The trained horizon of the cell's env (``ValueError`` naming a bad env argument)."""
-    gym.register_envs(meta_envs)
-    return int(gym.make(cell.env_id, **cell.env_kwargs).unwrapped.horizon)
+    return int(base_env(cell.env_id, cell.env_kwargs).horizon)
 
 
 def train(cell: Cell, run: Path, log: Callable[[str], None], progress_bar: bool = False) -> dict[str, Any]:
     """Train (or resume) the cell's agent in ``run``; returns the training time and env steps."""
-    config = training_config(cell)
-    if cell.algo == "rl2":
-        from agents.rl2 import train_rl2
-
-        result = train_rl2(config, run, progress_bar=progress_bar, log=log)
-        return {"train_seconds": result["seconds"], "train_steps": result["timesteps"]}
-    if cell.algo == "recurrent-ppo":
-        from agents.recurrent_ppo import train_recurrent_ppo
-
-        result = train_recurrent_ppo(config, run, progress_bar=progress_bar, log=log)
-        return {"train_seconds": result["seconds"], "train_steps": result["timesteps"]}
-    from agents.predictor import train_predictor
-
-    # a budget of steps resumes from the checkpoint; a time budget starts over (it would train for longer)
-    result = train_predictor(config, run, resume=cell.timesteps is not None, log=log)
-    steps = result["history"][-1]["step"] if result["history"] else 0
-    return {"train_seconds": result["seconds"], "train_steps": steps * config.batch_size * horizon_of(cell)}
+    result = train_run(training_config(cell), run, progress_bar=progress_bar, log=log)
+    return {"train_seconds": result["train_seconds"], "train_steps": result["train_steps"]}
 
 
 def evaluate(cell: Cell, run: Path) -> dict[str, Any]:
     """Paired evaluation at the trained horizon and (``long_factor``) at a multiple of it."""
-    from benchmarks.cli import run_evaluate
-
     horizon = horizon_of(cell)
     horizons = [("trained", horizon, cell.eval_episodes)]
     if cell.long_factor is not None:
@@ -175,7 +129,7 @@ def evaluate(cell: Cell, run: Path) -> dict[str, Any]:
             if cell.bandit else ("mean_kl", "mean_kl_stderr", "kl_per_step", "log_loss", "bayes_log_loss"))
     out: dict[str, Any] = {}
     for label, h, episodes in horizons:
-        summary = run_evaluate(str(run), episodes, h, seed=cell.eval_seed + cell.seed)
+        summary = evaluate_run(run, episodes, h, seed=cell.eval_seed + cell.seed)
         out[label] = {"horizon": h, "episodes": episodes, **{k: summary[k] for k in keys}}
     return out
 
@@ -216,17 +170,9 @@ def read_record(out: Path, cell: Cell) -> dict[str, Any]:
     return record
 
 
-def done(record: dict[str, Any], cell: Cell) -> bool:
+def cell_finished(record: dict[str, Any], cell: Cell) -> bool:
     """Whether ``record`` holds every step ``cell`` asks for."""
     return all(step in record for step in STEPS if step != "simulation" or cell.simulation_episodes is not None)
-
-
-def write_json(path: Path, data: Any) -> None:
-    """Write ``data`` as JSON to ``path`` atomically (a reader never sees half a file)."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_suffix(".tmp")
-    tmp.write_text(json.dumps(data, indent=2))
-    tmp.replace(path)
 
 
 def run_cell(cell: Cell, out: Path, log: Callable[[str], None] = print, progress_bar: bool = False) -> dict[str, Any]:

@@ -32,65 +32,22 @@ from __future__ import annotations
 
 import argparse
 import ast
-import inspect
 import json
 import os
 import sys
-import time
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-import gymnasium as gym
-import numpy as np
-
 import meta_envs
-from bayes.bandits import BayesOptimalPolicy, GaussianGreedy, GreedyPolicy
-from bayes.bandits.base import sample_categorical
-from bayes.models import BetaBernoulli, NormalKnownNoise
-from bayes.predictors import BayesPredictor
+from agents.registry import ALGOS, TRAINERS
 
-__all__ = ["env_table", "main", "run_demo"]
-
-
-def _defaults(env_id: str) -> dict[str, Any]:
-    """The constructor arguments of ``env_id`` and their defaults (``render_mode`` left out)."""
-    spec = gym.spec(env_id)
-    cls = spec.entry_point if callable(spec.entry_point) else gym.envs.registration.load_env_creator(spec.entry_point)
-    params = inspect.signature(cls).parameters
-    return {name: p.default for name, p in params.items() if name != "render_mode"}
-
-
-def _jsonable(value: Any) -> Any:
-    if isinstance(value, tuple):
-        return [_jsonable(v) for v in value]
-    if isinstance(value, np.ndarray):
-        return value.tolist()
-    return value
-
-
-def env_table() -> list[dict[str, Any]]:
-    """One row per registered id: defaults, spaces, and the shapes of ``info``."""
-    rows = []
-    for env_id in meta_envs.ENV_IDS:
-        env = gym.make(env_id)
-        _, info = env.reset(seed=0)
-        rows.append(
-            {
-                "id": env_id,
-                "entry_point": gym.spec(env_id).entry_point,
-                "vector_entry_point": gym.spec(env_id).vector_entry_point,
-                "defaults": {k: _jsonable(v) for k, v in _defaults(env_id).items()},
-                "observation_space": str(env.observation_space),
-                "action_space": str(env.action_space),
-                "info": {k: list(np.shape(v)) for k, v in info.items()},
-            }
-        )
-        env.close()
-    return rows
+__all__ = ["build_parser", "main"]
 
 
 def _print_envs(as_json: bool) -> None:
+    from meta_envs.catalog import env_table
+
     rows = env_table()
     if as_json:
         print(json.dumps(rows, indent=2))
@@ -117,65 +74,6 @@ def _parse_set(items: Sequence[str], flag: str = "--set") -> dict[str, Any]:
     return kwargs
 
 
-POLICIES = ("bayes", "greedy", "random")
-TRAIN_ALGOS = ("supervised", "recurrent-ppo", "rl2")
-
-
-def _demo_agent(env: gym.Env, policy: str) -> Any:
-    """The state machine that plays the demo (None: random actions)."""
-    base: meta_envs.core.MetaEnv = env.unwrapped  # type: ignore[assignment]
-    model = base.model
-    if policy == "random":
-        return None
-    if isinstance(model, BetaBernoulli) and model.batch_shape:  # Bernoulli bandit
-        prior = np.stack([model.alpha, model.beta], axis=1)
-        n_arms = len(prior)
-        return BayesOptimalPolicy(n_arms, base.horizon, prior) if policy == "bayes" else GreedyPolicy(n_arms, prior)
-    if isinstance(model, NormalKnownNoise) and model.batch_shape:  # Gaussian bandit: no exact DP, greedy
-        prior = np.stack([model.prior_mean, model.prior_std], axis=1)
-        return GaussianGreedy(len(prior), prior, model.noise_std)
-    return BayesPredictor(model)  # prediction envs: the exact Bayes predictive
-
-
-def run_demo(env_id: str = "MetaBandit-v0", seed: int = 0, policy: str = "bayes", **kwargs: Any) -> float:
-    """Play one episode of ``env_id`` and print every step; returns the episode's return.
-
-    ``bayes``: the exact Bayes-optimal policy (``MetaBandit-v0``) or Bayes predictor (the
-    prediction envs); on ``MetaGaussianBandit-v0``, greedy on the posterior means. ``greedy``:
-    the arm of highest posterior mean (bandits; the Bayes predictor otherwise). ``random``:
-    uniformly random actions. Ties are broken uniformly at random.
-    """
-    if policy not in POLICIES:
-        raise ValueError(f"policy must be one of {POLICIES}, got {policy!r}")
-    env = gym.make(env_id, **kwargs)
-    base: meta_envs.core.MetaEnv = env.unwrapped  # type: ignore[assignment]
-    rng = np.random.default_rng(seed)
-    env.action_space.seed(seed)
-    obs, info = env.reset(seed=seed)
-    agent = _demo_agent(env, policy)
-    state = agent.initial_state(1) if agent is not None else None
-    print(f"{env_id} {kwargs or ''} seed={seed} policy={policy}")
-    print(f"task: {np.array2string(np.asarray(info['task']), precision=3)}")
-    total, terminated = 0.0, False
-    while not terminated:
-        if agent is None:
-            action = env.action_space.sample()
-        else:
-            state, output = agent.step(state, obs[None].astype(np.float64))
-            if isinstance(env.action_space, gym.spaces.Discrete):
-                action = int(sample_categorical(output, rng)[0])
-            else:
-                action = output[0].astype(np.float32)
-        obs, reward, terminated, _, info = env.step(action)
-        total += reward
-        posterior = np.array2string(np.asarray(info["posterior"]), precision=3).replace("\n", "")
-        shown = action if np.ndim(action) == 0 else np.array2string(np.asarray(action), precision=3)
-        print(f"t={base._t[0]:3d}  action={shown}  reward={reward:8.4f}  posterior={posterior}")
-    print(f"return: {total:.4f}")
-    env.close()
-    return total
-
-
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="meta-bayes", description="Meta-learning through a Bayesian lens: environments, Bayes agents, studies."
@@ -186,14 +84,13 @@ def build_parser() -> argparse.ArgumentParser:
     demo = sub.add_parser("demo", help="play one episode and print the posterior at every step")
     demo.add_argument("env_id", nargs="?", default="MetaBandit-v0", choices=meta_envs.ENV_IDS)
     demo.add_argument("--seed", type=int, default=0)
-    demo.add_argument("--policy", choices=POLICIES, default="bayes")
+    demo.add_argument("--policy", choices=("bayes", "greedy", "random"), default="bayes")
     demo.add_argument("--set", dest="settings", action="append", default=[], metavar="KEY=VALUE",
                       help="an environment argument, e.g. --set n_arms=3 --set 'prior=(2, 2)'")
     train = sub.add_parser("train", help="meta-train an agent on an env and write it to a folder")
     train.add_argument("env_id", choices=meta_envs.ENV_IDS)
-    train.add_argument("--algo", choices=TRAIN_ALGOS, required=True,
-                       help="supervised: LSTM predictors (prediction envs); recurrent-ppo (sb3-contrib) or "
-                            "rl2 (the fast batched trainer): bandit agents")
+    train.add_argument("--algo", choices=ALGOS, required=True,
+                       help="; ".join(f"{t.algo}: {t.summary}" for t in TRAINERS.values()))
     train.add_argument("--preset", default=None,
                        help="hyperparameters; default: the env's own tuned preset "
                             "(agents.recurrent_ppo.PRESETS, agents.rl2.PRESETS)")
@@ -244,164 +141,30 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-#: The supervised preset: at most two minutes of training on this machine (issue 4's budget).
-SUPERVISED_PRESET = {"hidden_size": 64, "batch_size": 256, "learning_rate": 3e-3, "max_seconds": 120.0}
-
-
-def supervised_config(env_id: str, env_kwargs: dict[str, Any], seed: int, timesteps: int | None = None,
-                      max_seconds: float | None = None) -> Any:
-    """The supervised preset's :class:`~agents.predictor.PredictorConfig`: a budget of ``timesteps``
-    predictions, else of ``max_seconds`` of training (default the preset's two minutes)."""
-    from agents.predictor import PredictorConfig
-
-    horizon = int(gym.make(env_id, **env_kwargs).unwrapped.horizon)
-    batch = int(SUPERVISED_PRESET["batch_size"])
-    steps = 1_000_000 if timesteps is None else max(1, -(-timesteps // (batch * horizon)))
-    if timesteps is None and max_seconds is None:
-        max_seconds = SUPERVISED_PRESET["max_seconds"]
-    return PredictorConfig(
-        env_id=env_id, env_kwargs=env_kwargs, steps=steps, seed=seed,
-        hidden_size=int(SUPERVISED_PRESET["hidden_size"]), batch_size=batch,
-        learning_rate=float(SUPERVISED_PRESET["learning_rate"]), max_seconds=max_seconds,
-        eval_every=min(500, steps),
-    )
-
-
-def _train_supervised(env_id: str, out: str, timesteps: int | None, seed: int, preset: str | None,
-                      env_kwargs: dict[str, Any]) -> None:
-    from agents.predictor import PREDICTION_ENVS, train_predictor
-
-    if env_id not in PREDICTION_ENVS:
-        raise ValueError(f"--algo supervised trains predictors: env_id must be one of {PREDICTION_ENVS}, "
-                         f"got {env_id} (bandit envs train with --algo recurrent-ppo)")
-    if preset not in (None, "default"):
-        raise ValueError(f"--algo supervised has one preset, 'default'; got --preset {preset!r}")
-    result = train_predictor(supervised_config(env_id, env_kwargs, seed, timesteps), out, log=_log)
-    _log(f"trained {env_id} for {result['seconds']:.1f} s; the run is in {out}")
-
-
-def _train_bandit(algo: str, env_id: str, out: str, timesteps: int | None, seed: int, preset: str | None,
-                  env_kwargs: dict[str, Any], progress: bool, hyperparameters: dict[str, Any]) -> None:
-    """``--algo recurrent-ppo`` or ``--algo rl2``: the preset (default: the env's own) and the overrides."""
-    from agents.bandit_eval import BANDIT_ENVS
-
-    if env_id not in BANDIT_ENVS:
-        raise ValueError(f"--algo {algo} trains bandit agents: env_id must be one of {BANDIT_ENVS}, "
-                         f"got {env_id} (prediction envs train with --algo supervised)")
-    if algo == "rl2":
-        from agents import rl2 as pipeline
-    else:
-        from agents import recurrent_ppo as pipeline
-    config = pipeline.preset_config(preset or env_id, env_id, env_kwargs, seed=seed, timesteps=timesteps,
-                                    **hyperparameters)
-    train = pipeline.train_rl2 if algo == "rl2" else pipeline.train_recurrent_ppo
-    result = train(config, out, progress_bar=progress, log=_log)
-    _log(f"trained {env_id} for {result['timesteps']} env steps in {result['seconds']:.1f} s; the run is in {out}")
-
-
 def _log(message: str) -> None:
     print(message, file=sys.stderr, flush=True)
 
 
-def run_train(env_id: str, algo: str, out: str, timesteps: int | None, seed: int, preset: str | None = None,
-              progress: bool = False, hyperparameters: dict[str, Any] | None = None, **env_kwargs: Any) -> None:
-    """``meta-bayes train``: supervised predictors (prediction envs); RecurrentPPO or RL² (bandit envs)."""
-    if timesteps is not None and timesteps < 1:
-        raise ValueError(f"--timesteps must be >= 1, got {timesteps}")
-    if seed < 0:
-        raise ValueError(f"--seed must be >= 0, got {seed}")
-    if algo not in TRAIN_ALGOS:
-        raise ValueError(f"--algo must be one of {TRAIN_ALGOS}, got {algo!r}")
-    hyperparameters = dict(hyperparameters or {})
+def _train(args: argparse.Namespace, progress: bool) -> None:
+    """``meta-bayes train``: the trainer's preset for the env (``--preset``, default the env's own),
+    ``--hp`` over it, a budget of ``--timesteps`` env steps (default the preset's)."""
+    from agents.registry import train, training_config
+
+    if args.timesteps is not None and args.timesteps < 1:
+        raise ValueError(f"--timesteps must be >= 1, got {args.timesteps}")
+    if args.seed < 0:
+        raise ValueError(f"--seed must be >= 0, got {args.seed}")
+    hyperparameters = _parse_set(args.hyperparameters, "--hp")
     fixed = sorted(set(hyperparameters) & {"env_id", "env_kwargs", "algo", "seed", "timesteps"})
     if fixed:
         raise ValueError(f"--hp cannot set {fixed}: use the argument of the same name (--set for env_kwargs)")
-    if algo == "supervised":
-        if hyperparameters:
-            raise ValueError(f"--hp applies to recurrent-ppo and rl2, not to supervised "
-                             f"(got {sorted(hyperparameters)})")
-        _train_supervised(env_id, out, timesteps, seed, preset, env_kwargs)
-    else:
-        _train_bandit(algo, env_id, out, timesteps, seed, preset, env_kwargs, progress, hyperparameters)
-
-
-def _evaluate_predictor(machine: Any, config: Any, episodes: int, horizon: int | None, seed: int) -> dict[str, Any]:
-    from bayes.evaluate import evaluate_predictor
-
-    env = gym.make(config.env_id, **config.env_kwargs).unwrapped
-    result = evaluate_predictor(machine, env.model, horizon or env.horizon, episodes, seed)
-    return {
-        "mean_kl": result.mean_kl,
-        "mean_kl_stderr": result.mean_kl_stderr,
-        "kl_per_step": result.kl.tolist(),
-        "log_loss": result.total_log_loss,
-        "log_loss_stderr": result.total_log_loss_stderr,
-        "bayes_log_loss": float(result.bayes_log_loss.sum()),
-    }
-
-
-def _evaluate_bandit(machine: Any, config: Any, episodes: int, horizon: int | None, seed: int) -> dict[str, Any]:
-    from agents.bandit_eval import evaluate_bandit_agent, reference_policy
-    from bayes.evaluate import PairedComparison
-
-    result = evaluate_bandit_agent(machine, config.env_id, config.env_kwargs, episodes, seed, horizon)
-    name, reference = reference_policy(config.env_id, config.env_kwargs, result.horizon)
-    pair = PairedComparison.of(result, evaluate_bandit_agent(reference, config.env_id, config.env_kwargs, episodes,
-                                                             seed, horizon))
-    return {
-        "mean_return": result.mean_return,
-        "stderr": result.stderr,
-        "bayes_optimal_return": result.bayes_optimal_return,
-        "random_return": result.random_return,
-        "bayes_gap": result.bayes_gap,
-        "bayes_regret": result.bayes_regret,
-        "paired": {
-            "reference": name,
-            "reference_return": pair.b.mean_return,
-            "mean_difference": pair.mean_difference,
-            "stderr": pair.stderr,
-        },
-        "regret_curve": result.regret_curve.tolist(),
-    }
-
-
-def run_evaluate(run_dir: str, episodes: int, horizon: int | None, seed: int) -> dict[str, Any]:
-    """``meta-bayes evaluate``: the JSON summary of a trained run against the Bayes agent.
-
-    Bandit runs: return, its standard error, the exact Bayes-optimal return and the Bayes gap,
-    and the return paired (same tasks and reward draws) with the Bayes-optimal policy where
-    its DP fits in memory, else with Thompson sampling. Prediction runs: KL per step to the
-    Bayes predictive and the log-loss.
-    """
-    from agents.runs import load_run
-
-    if episodes < 2:
-        raise ValueError(f"--episodes must be >= 2, got {episodes}")
-    if horizon is not None and horizon < 1:
-        raise ValueError(f"--horizon must be >= 1, got {horizon}")
-    machine, config = load_run(run_dir)
-    summary: dict[str, Any] = {"env_id": config.env_id, "env_kwargs": config.env_kwargs, "algo": config.algo}
-    evaluate = _evaluate_predictor if config.algo == "supervised" else _evaluate_bandit
-    start = time.perf_counter()
-    summary.update(evaluate(machine, config, episodes, horizon, seed))
-    trained = int(gym.make(config.env_id, **config.env_kwargs).unwrapped.horizon)
-    summary.update({"horizon": horizon or trained, "trained_horizon": trained, "episodes": episodes, "seed": seed,
-                    "seconds": time.perf_counter() - start})
-    return summary
-
-
-def _print_summary(summary: dict[str, Any]) -> None:
-    head = f"{summary['env_id']} ({summary['algo']}) horizon {summary['horizon']}, {summary['episodes']} episodes:"
-    if summary["algo"] == "supervised":
-        print(f"{head} mean KL to Bayes {summary['mean_kl']:.5f} ± {summary['mean_kl_stderr']:.5f}; "
-              f"log-loss {summary['log_loss']:.4f} (Bayes {summary['bayes_log_loss']:.4f})")
-        return
-    gap = "" if summary["bayes_gap"] is None else f", Bayes gap {summary['bayes_gap']:.4f}"
-    bayes = "" if summary["bayes_optimal_return"] is None else f", Bayes-optimal {summary['bayes_optimal_return']:.4f}"
-    paired = summary["paired"]
-    print(f"{head} return {summary['mean_return']:.4f} ± {summary['stderr']:.4f}{bayes}, "
-          f"random {summary['random_return']:.4f}{gap}; minus {paired['reference']} on the same episodes: "
-          f"{paired['mean_difference']:+.4f} ± {paired['stderr']:.4f}")
+    if args.algo == "supervised" and hyperparameters:
+        raise ValueError(f"--hp applies to recurrent-ppo and rl2, not to supervised (got {sorted(hyperparameters)})")
+    config = training_config(args.algo, args.env_id, _parse_set(args.settings), args.seed, args.preset,
+                             args.timesteps, hyperparameters, flag="--algo")
+    result = train(config, args.out, progress_bar=progress, log=_log)
+    _log(f"trained {args.env_id} for {result['train_steps']} env steps in {result['train_seconds']:.1f} s; "
+         f"the run is in {args.out}")
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -411,17 +174,16 @@ def main(argv: Sequence[str] | None = None) -> int:
         if args.command == "envs":
             _print_envs(args.json)
         elif args.command == "demo":
+            from benchmarks.demo import run_demo
+
             run_demo(args.env_id, seed=args.seed, policy=args.policy, **_parse_set(args.settings))
         elif args.command == "train":
-            progress = sys.stderr.isatty() if args.progress is None else args.progress
-            run_train(args.env_id, args.algo, args.out, args.timesteps, args.seed, args.preset, progress,
-                      _parse_set(args.hyperparameters, "--hp"), **_parse_set(args.settings))
+            _train(args, sys.stderr.isatty() if args.progress is None else args.progress)
         elif args.command == "evaluate":
-            summary = run_evaluate(args.run_dir, args.episodes, args.horizon, args.seed)
-            if args.json:
-                print(json.dumps(summary))
-            else:
-                _print_summary(summary)
+            from agents.evaluation import evaluate_run, summary_line
+
+            summary = evaluate_run(args.run_dir, args.episodes, args.horizon, args.seed)
+            print(json.dumps(summary) if args.json else summary_line(summary))
         elif args.command == "reproduce":
             from benchmarks.reproduce import reproduce
 

@@ -1,4 +1,4 @@
-"""LSTM predictors trained for at most two minutes each: KL to the Bayes predictive (issue 4).
+"""LSTM predictors trained for at most two minutes each: KL to the Bayes predictive, against its target.
 
 Usage::
 

@@ -7,7 +7,7 @@ Usage::
     python -m benchmarks.recurrent_ppo_training --part quality --out runs/rppo-bandit
     python -m benchmarks.recurrent_ppo_training --json
 
-Parts (issue 4's targets):
+Parts, with their targets:
 
 - ``throughput``: env steps per second of training, side by side in one process: the stock
   set-up a new user writes (``make_vec_env`` with 8 envs, i.e. ``DummyVecEnv``, and
@@ -35,21 +35,15 @@ import gymnasium as gym
 import torch
 
 import meta_envs
-from agents.recurrent_ppo import (
-    build_model,
-    evaluate_bandit_agent,
-    load_recurrent_ppo,
-    preset_config,
-    reference_policy,
-    train_recurrent_ppo,
-)
+from agents.bandit_eval import evaluate_bandit_agent, reference_policy
+from agents.recurrent_ppo import build_model, load_recurrent_ppo, preset_config, train_recurrent_ppo
 from bayes.evaluate import PairedComparison
 
 ENV_ID = "MetaBandit-v0"
 TARGETS = {"throughput_ratio": 5.0, "bayes_gap": 0.05, "train_minutes": 30.0, "agent_steps_per_second": 50_000}
 
 
-def _train_for(model: Any, seconds: float) -> float:
+def sb3_steps_per_second(model: Any, seconds: float) -> float:
     """Env steps per second of ``model.learn`` over whole rollouts lasting at least ``seconds``."""
     rollout = model.n_steps * model.n_envs
     model.learn(rollout)  # warm-up (untimed): allocations, first LSTM calls
@@ -66,9 +60,9 @@ def throughput(seconds: float, threads: int) -> dict[str, Any]:
 
     torch.set_num_threads(threads)
     stock = RecurrentPPO("MlpLstmPolicy", make_vec_env(ENV_ID, n_envs=8, seed=0), seed=0, device="cpu")
-    stock_rate = _train_for(stock, seconds)
+    stock_rate = sb3_steps_per_second(stock, seconds)
     preset = build_model(preset_config(ENV_ID, ENV_ID, seed=0))
-    preset_rate = _train_for(preset, seconds)
+    preset_rate = sb3_steps_per_second(preset, seconds)
     return {"stock_steps_per_second": stock_rate, "preset_steps_per_second": preset_rate,
             "ratio": preset_rate / stock_rate, "threads": threads, "seconds": seconds}
 

@@ -37,7 +37,7 @@ import gymnasium as gym
 import meta_envs
 from benchmarks.cells import Cell, run_cell
 
-__all__ = ["ALGOS", "PRESETS", "TASKS", "Task", "main", "reproduce", "task_cell", "with_algo"]
+__all__ = ["BANDIT_ALGOS", "PRESETS", "TASKS", "Task", "main", "reproduce", "task_cell", "with_algo"]
 
 
 @dataclass(frozen=True)
@@ -83,7 +83,7 @@ PRESETS: dict[str, dict[str, Any]] = {
     "full": {"supervised_seconds": 120.0, "rppo_timesteps": None, "rl2_timesteps": None, "eval_episodes": 20_000,
              "simulation_episodes": 2000, "generalisation_factor": 5, "min_free_mb": 1000},
 }
-ALGOS = ("recurrent-ppo", "rl2")  #: the bandit trainers ``--algo`` may add to the study
+BANDIT_ALGOS = ("recurrent-ppo", "rl2")  #: the bandit trainers ``--algo`` may add to the study
 
 
 def versions() -> dict[str, str]:
@@ -142,8 +142,8 @@ def _check_folder(out: Path, preset_name: str) -> None:
 def with_algo(tasks: Sequence[Task], algo: str) -> list[Task]:
     """``tasks``, and after each bandit task the same task trained with ``algo`` (``<name>-<algo>``)
     when ``algo`` is not the suite's own RecurrentPPO."""
-    if algo not in ALGOS:
-        raise ValueError(f"--algo must be one of {ALGOS}, got {algo!r}")
+    if algo not in BANDIT_ALGOS:
+        raise ValueError(f"--algo must be one of {BANDIT_ALGOS}, got {algo!r}")
     out: list[Task] = []
     for task in tasks:
         out.append(task)
@@ -213,7 +213,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--seeds", type=int, default=1)
     parser.add_argument("--tasks", nargs="+", default=None, metavar="NAME",
                         help=f"a subset of {[t.name for t in TASKS]}")
-    parser.add_argument("--algo", choices=ALGOS, default="recurrent-ppo",
+    parser.add_argument("--algo", choices=BANDIT_ALGOS, default="recurrent-ppo",
                         help="rl2: also train every bandit task with the fast batched trainer (agents.rl2), "
                              "beside RecurrentPPO, the reference baseline")
 

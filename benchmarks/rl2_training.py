@@ -7,7 +7,7 @@ Usage::
     python -m benchmarks.rl2_training --part quality --cases bandit-2arm --out runs/rl2-bench
     python -m benchmarks.rl2_training --json
 
-Parts (issue 7's targets):
+Parts, with their targets:
 
 - ``throughput``: env steps per second of training, side by side in one process, after one
   untimed warm-up rollout each: the RecurrentPPO preset of ``MetaBandit-v0``
@@ -96,11 +96,11 @@ def _rl2_rate(seconds: float, threads: int, **overrides: Any) -> float:
 def throughput(seconds: float, threads: int) -> dict[str, Any]:
     from agents.recurrent_ppo import build_model
     from agents.recurrent_ppo import preset_config as rppo_config
-    from benchmarks.recurrent_ppo_training import _train_for
+    from benchmarks.recurrent_ppo_training import sb3_steps_per_second
 
     torch.set_num_threads(threads)
     rppo = rppo_config(ENV_ID, ENV_ID, seed=0)
-    rppo_rate = _train_for(build_model(rppo), seconds)
+    rppo_rate = sb3_steps_per_second(build_model(rppo), seconds)
     rl2_rate = _rl2_rate(seconds, threads)
     a2c_rate = _rl2_rate(seconds, threads, update="a2c")
     return {"recurrent_ppo_steps_per_second": rppo_rate, "rl2_steps_per_second": rl2_rate,
@@ -137,7 +137,7 @@ def _gaussian_pairs(run_dir: Path, episodes: int, seed: int) -> dict[str, Any]:
 
 
 def quality(cases: Sequence[Case], out: str, episodes: int, seed: int, echo: bool = True) -> list[dict[str, Any]]:
-    from benchmarks.cli import run_evaluate
+    from agents.evaluation import evaluate_run
 
     rows = []
     for case in cases:
@@ -145,7 +145,7 @@ def quality(cases: Sequence[Case], out: str, episodes: int, seed: int, echo: boo
         config = preset_config(case.env_id, case.env_id, case.env_kwargs, seed=0, **case.overrides)
         log(f"== {case.name}: {case.env_id} {case.env_kwargs or ''}, {config.timesteps:,} env steps")
         trained = train_rl2(config, folder, log=lambda m: log(f"   {m}"))
-        summary = run_evaluate(str(folder), episodes, None, seed)
+        summary = evaluate_run(folder, episodes, None, seed)
         row = {"case": case.name, "env_id": case.env_id, "env_kwargs": case.env_kwargs, "overrides": case.overrides,
                "train_seconds": trained["seconds"], "timesteps": trained["timesteps"], "minutes": case.minutes,
                "max_gap": case.max_gap, "evaluate": summary}

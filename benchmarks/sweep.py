@@ -56,10 +56,11 @@ from concurrent.futures import FIRST_COMPLETED, Future, wait
 from pathlib import Path
 from typing import Any
 
-from benchmarks.cells import Cell, done, read_record, record_path, run_cell, write_json
+from bayes.files import write_json
+from benchmarks.cells import Cell, cell_finished, read_record, record_path, run_cell
 from benchmarks.sweep_spec import SweepSpec, load_spec
 
-__all__ = ["BACKENDS", "CONNECT_TIMEOUT", "attempt", "check_ray_address", "sweep"]
+__all__ = ["BACKENDS", "CONNECT_TIMEOUT", "attempt_cell", "check_ray_address", "sweep"]
 
 BACKENDS = ("local", "ray", "serial")
 CONNECT_TIMEOUT = 5.0  #: seconds to wait for a Ray cluster's address to answer
@@ -85,7 +86,7 @@ def _logger(out: Path, cell: Cell, echo: bool) -> Callable[[str], None]:
     return log
 
 
-def attempt(cell_data: dict[str, Any], out: str, echo: bool = True) -> dict[str, Any]:
+def attempt_cell(cell_data: dict[str, Any], out: str, echo: bool = True) -> dict[str, Any]:
     """Run one cell in this process, as a pool worker or a Ray task does.
 
     Returns ``{"name", "ok": True, "record"}``, or on failure ``{"name", "ok": False, "error",
@@ -122,7 +123,7 @@ def attempt(cell_data: dict[str, Any], out: str, echo: bool = True) -> dict[str,
 
 def _worker_init() -> None:
     """A pool worker leaves the terminal's process group, so Ctrl-C reaches the driver alone, which
-    passes it on once to the busy workers; idle, a worker ignores it (:func:`attempt` listens)."""
+    passes it on once to the busy workers; idle, a worker ignores it (:func:`attempt_cell` listens)."""
     os.setpgrp()
     signal.signal(signal.SIGINT, signal.SIG_IGN)
 
@@ -138,7 +139,7 @@ class _Serial:
 
     def submit(self, cell: Cell) -> Future:
         future: Future = Future()
-        future.set_result(attempt(cell.as_dict(), self.out))
+        future.set_result(attempt_cell(cell.as_dict(), self.out))
         return future
 
     def interrupt(self, running: Sequence[Future]) -> None:
@@ -166,11 +167,11 @@ class _Local:
         from concurrent.futures.process import BrokenProcessPool
 
         try:
-            return self.pool.submit(attempt, cell.as_dict(), self.out)
+            return self.pool.submit(attempt_cell, cell.as_dict(), self.out)
         except BrokenProcessPool:
             self.pool.shutdown(wait=False, cancel_futures=True)
             self.pool = self._pool()
-            return self.pool.submit(attempt, cell.as_dict(), self.out)
+            return self.pool.submit(attempt_cell, cell.as_dict(), self.out)
 
     def interrupt(self, running: Sequence[Future]) -> None:
         """Pass Ctrl-C on, once, to the workers, so that the running cells write their checkpoints
@@ -264,7 +265,7 @@ class _Ray:
                 ray.init(num_cpus=workers * threads if workers else None, include_dashboard=False,
                          logging_level="WARNING", object_store_memory=200 * 2**20)
             self.started = True
-        self.remote = ray.remote(num_cpus=threads)(attempt)
+        self.remote = ray.remote(num_cpus=threads)(attempt_cell)
         self.refs: dict[Future, Any] = {}
 
     def submit(self, cell: Cell) -> Future:
@@ -394,7 +395,7 @@ def sweep(spec: str | Path | SweepSpec, out: str | Path, backend: str = "local",
         spec = load_spec(spec)
     folder = Path(out).resolve()
     _check_folder(folder)
-    todo = [c for c in spec.cells if not done(read_record(folder, c), c)]  # every record read and checked
+    todo = [c for c in spec.cells if not cell_finished(read_record(folder, c), c)]  # every record read and checked
     threads = max(c.threads or 1 for c in spec.cells)
     if workers is None and backend == "local":
         workers = max(1, (os.cpu_count() or 1) // threads)
@@ -451,7 +452,7 @@ def collect(folder: Path, spec: SweepSpec, failed: dict[str, dict[str, Any]], se
     records = []
     for cell in spec.cells:
         record = read_record(folder, cell)
-        if done(record, cell):
+        if cell_finished(record, cell):
             records.append(record)
     configs = aggregate(records)
     results = {"kind": "sweep", "title": f"Sweep {spec.name}", "name": spec.name, "spec": str(spec.source),

@@ -46,7 +46,8 @@ from typing import Any
 import gymnasium as gym
 
 import meta_envs
-from benchmarks.cells import ALGOS, FIXED_KEYS, Cell, algo_fields, training_config
+from agents.registry import ALGOS
+from benchmarks.cells import FIXED_KEYS, Cell, algo_fields, training_config
 
 try:
     import tomllib
@@ -72,10 +73,10 @@ class SpecError(ValueError):
         self.line, self.key = line, key
 
 
-Path_ = tuple[str | int, ...]
+KeyPath = tuple[str | int, ...]
 
 
-def _key(path: Path_) -> str:
+def _key(path: KeyPath) -> str:
     out = ""
     for part in path:
         out += f"[{part}]" if isinstance(part, int) else (f".{part}" if out else str(part))
@@ -85,17 +86,17 @@ def _key(path: Path_) -> str:
 class _Lines:
     """The line of every key (and list item) of a parsed SPEC; a missing path falls back to its parent."""
 
-    def __init__(self, source: str, lines: dict[Path_, int]) -> None:
+    def __init__(self, source: str, lines: dict[KeyPath, int]) -> None:
         self.source, self.lines = source, lines
 
-    def line(self, path: Path_) -> int | None:
+    def line(self, path: KeyPath) -> int | None:
         while path:
             if path in self.lines:
                 return self.lines[path]
             path = path[:-1]
         return None
 
-    def error(self, path: Path_, message: str) -> SpecError:
+    def error(self, path: KeyPath, message: str) -> SpecError:
         return SpecError(self.source, self.line(path), _key(path), message)
 
 
@@ -116,9 +117,9 @@ def _yaml(text: str, source: str) -> tuple[Any, _Lines]:
         problem = getattr(exc, "problem", None) or str(exc)
         raise SpecError(source, None if mark is None else mark.line + 1, "",
                         f"does not parse as YAML: {problem}") from exc
-    lines: dict[Path_, int] = {}
+    lines: dict[KeyPath, int] = {}
 
-    def walk(n: Any, path: Path_) -> None:
+    def walk(n: Any, path: KeyPath) -> None:
         if isinstance(n, yaml.MappingNode):
             seen: dict[str, int] = {}
             for key_node, value_node in n.value:
@@ -154,12 +155,12 @@ def _toml(text: str, source: str) -> tuple[Any, _Lines]:
         found = re.search(r"line (\d+)", str(exc))
         line = int(found.group(1)) if found else (len(text.splitlines()) if "end of document" in str(exc) else None)
         raise SpecError(source, line, "", f"does not parse as TOML: {exc}") from exc
-    lines: dict[Path_, int] = {}
-    arrays: dict[Path_, int] = {}  # the index of the last [[table]] of each array of tables
-    table: Path_ = ()
+    lines: dict[KeyPath, int] = {}
+    arrays: dict[KeyPath, int] = {}  # the index of the last [[table]] of each array of tables
+    table: KeyPath = ()
 
-    def resolve(parts: list[str]) -> Path_:
-        path: Path_ = ()
+    def resolve(parts: list[str]) -> KeyPath:
+        path: KeyPath = ()
         for part in parts:
             path = (*path, part)
             if path in arrays:
@@ -205,13 +206,13 @@ def read_spec(path: str | Path) -> tuple[dict[str, Any], _Lines]:
 # ---------------------------------------------------------------------------------- validation
 
 
-def _int(lines: _Lines, path: Path_, value: Any, low: int) -> int:
+def _int(lines: _Lines, path: KeyPath, value: Any, low: int) -> int:
     if isinstance(value, bool) or not isinstance(value, int) or value < low:
         raise lines.error(path, f"must be an int >= {low}, got {value!r}")
     return value
 
 
-def _axis(lines: _Lines, path: Path_, value: Any, low: int) -> list[int | None]:
+def _axis(lines: _Lines, path: KeyPath, value: Any, low: int) -> list[int | None]:
     """``timesteps``: one budget, a list of budgets, or null (the preset's own)."""
     if value is None:
         return [None]
@@ -224,7 +225,7 @@ def _axis(lines: _Lines, path: Path_, value: Any, low: int) -> list[int | None]:
     return out
 
 
-def _mapping(lines: _Lines, path: Path_, value: Any, keys: tuple[str, ...] | None) -> dict[str, Any]:
+def _mapping(lines: _Lines, path: KeyPath, value: Any, keys: tuple[str, ...] | None) -> dict[str, Any]:
     if not isinstance(value, dict):
         raise lines.error(path, f"must be a mapping, got {type(value).__name__} {value!r}")
     for key in value:
@@ -246,7 +247,7 @@ def _seeds(lines: _Lines, value: Any) -> list[int]:
     return list(range(_int(lines, ("seeds",), value, 1)))
 
 
-def _algos(lines: _Lines, path: Path_, value: Any) -> list[str]:
+def _algos(lines: _Lines, path: KeyPath, value: Any) -> list[str]:
     values = value if isinstance(value, list) else [value]
     if not values:
         raise lines.error(path, "is an empty list")
@@ -259,10 +260,10 @@ def _algos(lines: _Lines, path: Path_, value: Any) -> list[str]:
     return list(values)
 
 
-Grid = dict[str, tuple[list[Any], Path_]]
+Grid = dict[str, tuple[list[Any], KeyPath]]
 
 
-def _grid(lines: _Lines, path: Path_, value: Any, algos: list[str]) -> dict[str, Grid]:
+def _grid(lines: _Lines, path: KeyPath, value: Any, algos: list[str]) -> dict[str, Grid]:
     """Per algorithm of ``algos``: hyperparameter name -> (its values, where they are written).
     A key named after an algorithm holds a grid for that algorithm only."""
     common: Grid = {}
@@ -311,7 +312,7 @@ class _Task:
     preset: str | None
     timesteps: list[int | None]
     grid: dict[str, Grid]  #: per algorithm
-    path: Path_
+    path: KeyPath
 
 
 def _suite() -> dict[str, Any]:
@@ -327,7 +328,7 @@ def _default_algos(env_id: str) -> list[str]:
 
 
 def _task(lines: _Lines, i: int, entry: Any, top: dict[str, Any]) -> _Task:
-    path: Path_ = ("tasks", i)
+    path: KeyPath = ("tasks", i)
     suite = _suite()
     if isinstance(entry, str):
         entry = {"name": entry}
@@ -392,7 +393,7 @@ def _options(lines: _Lines, data: dict[str, Any]) -> dict[str, Any]:
             "simulation_episodes": episodes}
 
 
-def _check_config(lines: _Lines, task: _Task, cell: Cell, hp_paths: dict[str, Path_]) -> None:
+def _check_config(lines: _Lines, task: _Task, cell: Cell, hp_paths: dict[str, KeyPath]) -> None:
     """Build the cell's training config; an error names the key it comes from."""
     unknown = sorted(set(cell.hyperparameters) - algo_fields(cell.algo))
     if unknown:
@@ -443,7 +444,7 @@ def parse_spec(data: dict[str, Any], lines: _Lines) -> SweepSpec:
     seeds = _seeds(lines, data.get("seeds", 1))
     options = _options(lines, data)
     tasks = [_task(lines, i, entry, data) for i, entry in enumerate(data["tasks"])]
-    names: dict[str, Path_] = {}
+    names: dict[str, KeyPath] = {}
     for task in tasks:
         if task.name in names:
             raise lines.error(task.path, f"a second task named {task.name!r} (the first is "

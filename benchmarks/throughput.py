@@ -14,7 +14,7 @@ stepping once, so a call of ``step`` on ``num_envs`` environments counts ``num_e
 by ``gym.make_vec(..., vectorization_mode="sync")``, i.e. the single envs exactly as
 ``gym.make`` returns them.
 
-Targets checked for ``MetaBandit-v0`` (issue 2): the native env at 4096 envs makes at least 10
+Targets checked for ``MetaBandit-v0``: the native env at 4096 envs makes at least 10
 million steps per second, and at least 50 times the steps per second of ``SyncVectorEnv`` at
 1024 envs.
 """
@@ -129,7 +129,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     }
     for env_id in env_ids:
         rows = throughput_table(env_id, args.num_envs, args.seconds)
-        # the issue's targets are stated for MetaBandit-v0; the other ids are reported for reference
+        # the targets are stated for MetaBandit-v0; the other ids are reported for reference
         targets = _targets(rows) if env_id == TARGET_ENV else {}
         report["results"][env_id] = {"rows": rows, "targets": targets}
         if not args.json:

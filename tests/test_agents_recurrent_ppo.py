@@ -1,6 +1,7 @@
 """RecurrentPPO on the bandit envs: the VecEnv adapter, training, the state machine, save/load, resume."""
 
 import json
+import signal
 
 import numpy as np
 import pytest
@@ -10,12 +11,12 @@ pytest.importorskip("sb3_contrib")
 
 from sb3_contrib import RecurrentPPO  # noqa: E402
 
+from agents.bandit_eval import evaluate_bandit_agent  # noqa: E402
 from agents.recurrent_ppo import (  # noqa: E402
     PRESETS,
     RecurrentPPOConfig,
     RecurrentPPOMachine,
     build_model,
-    evaluate_bandit_agent,
     load_recurrent_ppo,
     preset_config,
     train_recurrent_ppo,
@@ -173,14 +174,15 @@ def test_ctrl_c_keeps_a_checkpoint_to_resume_from(tmp_path, monkeypatch):
 
     def interrupt(self):
         calls["n"] += 1
-        if calls["n"] == 50:  # during the third rollout of 20 steps
-            raise KeyboardInterrupt
+        if calls["n"] == 50:  # during the third rollout of 20 steps: Ctrl-C, the env step finishes
+            signal.raise_signal(signal.SIGINT)
         return True
 
     with monkeypatch.context() as patch:
         patch.setattr(recurrent_ppo.BayesGapCallback, "_on_step", interrupt)
         with pytest.raises(KeyboardInterrupt):
             train_recurrent_ppo(tiny(timesteps=1600, eval_every=1600), tmp_path, log=quiet)
+    assert signal.getsignal(signal.SIGINT) is signal.default_int_handler  # the handler is restored
     saved = torch.load(tmp_path / "checkpoint.pt", weights_only=True)
     assert saved["timesteps"] == 50 * 16  # SB3 counts a step before its callbacks run
     result = train_recurrent_ppo(tiny(timesteps=1600, eval_every=1600), tmp_path, log=quiet)

@@ -18,7 +18,6 @@ from agents.rl2 import (  # noqa: E402
     _gae,
     _rollout,
     _update,
-    _vector_env,
     build_network,
     load_rl2,
     preset_config,
@@ -28,6 +27,7 @@ from agents.rl2 import (  # noqa: E402
 from agents.rollouts import rollout  # noqa: E402
 from agents.runs import load_run  # noqa: E402
 from bayes.statemachine import StateMachine  # noqa: E402
+from meta_envs.catalog import native_vector_env  # noqa: E402
 
 
 def quiet(_message):
@@ -113,7 +113,7 @@ def test_ppo_with_one_epoch_and_one_minibatch_takes_the_a2c_step():
         config = tiny(update=update, n_epochs=1, minibatches=1, max_grad_norm=0.0)
         network = build_network(config)
         optimizer = torch.optim.SGD(network.parameters(), lr=0.1)
-        env = _vector_env(config)
+        env = native_vector_env(config.env_id, config.num_envs, **config.env_kwargs)
         batch = _rollout(network, env, 3, torch.Generator().manual_seed(0), grad=update == "a2c")
         _update(network, optimizer, batch, config, 0.01, torch.Generator().manual_seed(0))
         results.append((params(network), batch.actions))

@@ -58,7 +58,8 @@ def test_longer_horizon_and_same_seed_same_episodes():
 
 def test_trained_network_rollout_matches_the_evaluator(tmp_path):
     pytest.importorskip("sb3_contrib")
-    from agents.recurrent_ppo import RecurrentPPOConfig, RecurrentPPOMachine, build_model, evaluate_bandit_agent
+    from agents.bandit_eval import evaluate_bandit_agent
+    from agents.recurrent_ppo import RecurrentPPOConfig, RecurrentPPOMachine, build_model
 
     model = build_model(RecurrentPPOConfig(num_envs=4, batch_size=40, lstm_hidden_size=8, net_arch=[8]))
     machine = RecurrentPPOMachine(model.policy)

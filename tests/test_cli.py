@@ -5,11 +5,13 @@ import shutil
 import subprocess
 import sys
 
+import gymnasium as gym
 import numpy as np
 import pytest
 
 import meta_envs
 from benchmarks import cli
+from benchmarks.demo import demo_agent
 
 
 def test_envs_json_lists_every_id_with_defaults(capsys):
@@ -50,7 +52,7 @@ def test_demo_runs_every_env_and_policy(env_id, policy, capsys):
 def test_bayes_demo_on_the_bandit_is_the_bayes_optimal_policy():
     from bayes.bandits import BayesOptimalPolicy
 
-    agent = cli._demo_agent(cli.gym.make("MetaBandit-v0", n_arms=3), "bayes")
+    agent = demo_agent(gym.make("MetaBandit-v0", n_arms=3), "bayes")
     assert isinstance(agent, BayesOptimalPolicy) and agent.n_arms == 3
 
 

@@ -1,0 +1,105 @@
+"""A trained run against the Bayes agent: the summary that ``meta-bayes evaluate``, the study and
+the sweeps report.
+
+:func:`evaluate_run` loads a run folder's agent (:func:`agents.runs.load_run`) and evaluates it
+on fresh episodes of its env's task family, at the trained horizon or another one:
+
+- bandit runs: the return and its standard error, the exact Bayes-optimal return ``V_bayes``
+  and the Bayes gap ``(V_bayes - R) / (V_bayes - V_random)`` (Bernoulli arms), the cumulative
+  regret curve, and the return minus the reference policy's on the same tasks and reward
+  draws (:func:`agents.bandit_eval.reference_policy`: the Bayes-optimal policy where its DP
+  fits in memory, else Thompson sampling), with the standard error of that paired difference;
+- predictor runs: the KL per step from the Bayes predictive to the agent's,
+  ``E[KL(p_bayes(· | x_<t) || q(· | x_<t))]``, its mean over the steps, and the log-loss of
+  both.
+
+:func:`summary_line` says the same in one line of text.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from typing import Any
+
+from agents.bandit_eval import base_env, evaluate_bandit_agent, reference_policy
+from agents.runs import load_run
+from bayes.validation import check_int
+
+__all__ = ["bandit_summary", "evaluate_run", "predictor_summary", "summary_line"]
+
+
+def predictor_summary(machine: Any, config: Any, episodes: int, horizon: int | None, seed: int) -> dict[str, Any]:
+    """KL per step ``(T,)`` to the Bayes predictive, its mean and standard error, and the log-loss."""
+    from bayes.evaluate import evaluate_predictor
+
+    env = base_env(config.env_id, config.env_kwargs)
+    result = evaluate_predictor(machine, env.model, horizon or env.horizon, episodes, seed)
+    return {
+        "mean_kl": result.mean_kl,
+        "mean_kl_stderr": result.mean_kl_stderr,
+        "kl_per_step": result.kl.tolist(),
+        "log_loss": result.total_log_loss,
+        "log_loss_stderr": result.total_log_loss_stderr,
+        "bayes_log_loss": float(result.bayes_log_loss.sum()),
+    }
+
+
+def bandit_summary(machine: Any, config: Any, episodes: int, horizon: int | None, seed: int) -> dict[str, Any]:
+    """Return, Bayes-optimal return, Bayes gap, regret curve ``(T,)``, and the paired difference."""
+    from bayes.evaluate import PairedComparison
+
+    result = evaluate_bandit_agent(machine, config.env_id, config.env_kwargs, episodes, seed, horizon)
+    name, reference = reference_policy(config.env_id, config.env_kwargs, result.horizon)
+    pair = PairedComparison.of(result, evaluate_bandit_agent(reference, config.env_id, config.env_kwargs, episodes,
+                                                             seed, horizon))
+    return {
+        "mean_return": result.mean_return,
+        "stderr": result.stderr,
+        "bayes_optimal_return": result.bayes_optimal_return,
+        "random_return": result.random_return,
+        "bayes_gap": result.bayes_gap,
+        "bayes_regret": result.bayes_regret,
+        "paired": {
+            "reference": name,
+            "reference_return": pair.b.mean_return,
+            "mean_difference": pair.mean_difference,
+            "stderr": pair.stderr,
+        },
+        "regret_curve": result.regret_curve.tolist(),
+    }
+
+
+def evaluate_run(run_dir: str | os.PathLike[str], episodes: int = 20_000, horizon: int | None = None,
+                 seed: int = 0) -> dict[str, Any]:
+    """The summary of the run in ``run_dir`` on ``episodes`` episodes (seed ``seed``) at ``horizon``
+    (None: the trained one), as plain JSON data: :func:`bandit_summary` or
+    :func:`predictor_summary`, with the env, the algo, the horizons and the seconds it took.
+    ``ValueError`` for fewer than 2 episodes, a horizon below 1, or a folder without a readable run."""
+    if check_int(episodes, "--episodes", 0) < 2:
+        raise ValueError(f"--episodes must be >= 2, got {episodes}")
+    if horizon is not None:
+        check_int(horizon, "--horizon", 1)
+    machine, config = load_run(run_dir)
+    summary: dict[str, Any] = {"env_id": config.env_id, "env_kwargs": config.env_kwargs, "algo": config.algo}
+    evaluate = predictor_summary if config.algo == "supervised" else bandit_summary
+    start = time.perf_counter()
+    summary.update(evaluate(machine, config, episodes, horizon, seed))
+    trained = int(base_env(config.env_id, config.env_kwargs).horizon)
+    summary.update({"horizon": horizon or trained, "trained_horizon": trained, "episodes": episodes, "seed": seed,
+                    "seconds": time.perf_counter() - start})
+    return summary
+
+
+def summary_line(summary: dict[str, Any]) -> str:
+    """One line of text for a summary of :func:`evaluate_run`."""
+    head = f"{summary['env_id']} ({summary['algo']}) horizon {summary['horizon']}, {summary['episodes']} episodes:"
+    if summary["algo"] == "supervised":
+        return (f"{head} mean KL to Bayes {summary['mean_kl']:.5f} ± {summary['mean_kl_stderr']:.5f}; "
+                f"log-loss {summary['log_loss']:.4f} (Bayes {summary['bayes_log_loss']:.4f})")
+    gap = "" if summary["bayes_gap"] is None else f", Bayes gap {summary['bayes_gap']:.4f}"
+    bayes = "" if summary["bayes_optimal_return"] is None else f", Bayes-optimal {summary['bayes_optimal_return']:.4f}"
+    paired = summary["paired"]
+    return (f"{head} return {summary['mean_return']:.4f} ± {summary['stderr']:.4f}{bayes}, "
+            f"random {summary['random_return']:.4f}{gap}; minus {paired['reference']} on the same episodes: "
+            f"{paired['mean_difference']:+.4f} ± {paired['stderr']:.4f}")
