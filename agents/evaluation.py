@@ -22,7 +22,7 @@ import os
 import time
 from typing import Any
 
-from agents.bandit_eval import base_env, evaluate_bandit_agent, reference_policy
+from agents.bandit_eval import BANDIT_ENVS, base_env, evaluate_bandit_agent, reference_policy
 from agents.runs import load_run
 from bayes.validation import check_int
 
@@ -82,7 +82,7 @@ def evaluate_run(run_dir: str | os.PathLike[str], episodes: int = 20_000, horizo
         check_int(horizon, "--horizon", 1)
     machine, config = load_run(run_dir)
     summary: dict[str, Any] = {"env_id": config.env_id, "env_kwargs": config.env_kwargs, "algo": config.algo}
-    evaluate = predictor_summary if config.algo == "supervised" else bandit_summary
+    evaluate = bandit_summary if config.env_id in BANDIT_ENVS else predictor_summary
     start = time.perf_counter()
     summary.update(evaluate(machine, config, episodes, horizon, seed))
     trained = int(base_env(config.env_id, config.env_kwargs).horizon)
@@ -94,7 +94,7 @@ def evaluate_run(run_dir: str | os.PathLike[str], episodes: int = 20_000, horizo
 def summary_line(summary: dict[str, Any]) -> str:
     """One line of text for a summary of :func:`evaluate_run`."""
     head = f"{summary['env_id']} ({summary['algo']}) horizon {summary['horizon']}, {summary['episodes']} episodes:"
-    if summary["algo"] == "supervised":
+    if "mean_kl" in summary:
         return (f"{head} mean KL to Bayes {summary['mean_kl']:.5f} ± {summary['mean_kl_stderr']:.5f}; "
                 f"log-loss {summary['log_loss']:.4f} (Bayes {summary['bayes_log_loss']:.4f})")
     gap = "" if summary["bayes_gap"] is None else f", Bayes gap {summary['bayes_gap']:.4f}"

@@ -8,12 +8,13 @@
 ``rl2``            :mod:`agents.rl2`          the fast batched RL² bandit agents
 =================  =========================  ==========================================
 
-Every trainer module exposes the same four names, which :class:`Trainer` reads: its config
-class (a :class:`agents.training.TrainerConfig`), ``PRESETS``, ``train(config, out_dir,
-resume=True, progress_bar=False, log=print)`` returning ``{"history", "seconds", ...}`` and
-``load(out_dir) -> (machine, config)``. The modules are imported on first use, so reading
+Every trainer module exposes the same names, which :class:`Trainer` reads: its config class
+(a :class:`agents.training.TrainerConfig`), ``PRESETS``, ``preset_config(preset, env_id,
+env_kwargs, seed, timesteps, **overrides)``, a training function ``(config, out_dir,
+resume=True, progress_bar=False, log=print)`` returning ``{"history", "seconds", ...}`` and a
+loader ``(out_dir) -> (machine, config)``. The modules are imported on first use, so reading
 this list loads neither torch nor stable-baselines3. Adding a trainer means writing its module
-and one line in :data:`TRAINERS` (see ``docs/extending.md``).
+and one line here, or :func:`register` for a trainer of your own (see ``docs/extending.md``).
 """
 
 from __future__ import annotations
@@ -24,7 +25,7 @@ from dataclasses import dataclass
 from types import ModuleType
 from typing import Any
 
-__all__ = ["ALGOS", "TRAINERS", "Trainer", "train", "trainer", "training_config"]
+__all__ = ["ALGOS", "TRAINERS", "Trainer", "register", "train", "trainer", "training_config"]
 
 
 @dataclass(frozen=True)
@@ -85,13 +86,22 @@ TRAINERS: dict[str, Trainer] = {
     "rl2": Trainer("rl2", "agents.rl2", "RL2Config", "train_rl2", "load_rl2",
                    "the fast batched RL² trainer (bandit envs)"),
 }
-ALGOS = tuple(TRAINERS)  #: the trainers' names, in the order the command line lists them
+ALGOS = tuple(TRAINERS)  #: the built-in trainers' names, in the order the command line lists them
+
+
+def register(entry: Trainer) -> Trainer:
+    """Add a trainer of your own (its module importable by ``entry.module``, often ``__name__``);
+    ``ValueError`` if its ``algo`` is taken. The command line, the study and the sweeps then know it."""
+    if entry.algo in TRAINERS:
+        raise ValueError(f"a trainer named {entry.algo!r} exists already: {TRAINERS[entry.algo].module}")
+    TRAINERS[entry.algo] = entry
+    return entry
 
 
 def trainer(algo: str) -> Trainer:
     """The trainer called ``algo``; ``ValueError`` naming the known ones."""
     if algo not in TRAINERS:
-        raise ValueError(f"unknown algo {algo!r}; known: {list(ALGOS)}")
+        raise ValueError(f"unknown algo {algo!r}; known: {list(TRAINERS)}")
     return TRAINERS[algo]
 
 

@@ -114,7 +114,7 @@ def load_run_folder(out_dir: str | os.PathLike[str], from_dict: Callable[[dict[s
 
 def run_algo(run_dir: str | os.PathLike[str]) -> str:
     """The ``algo`` of the run in ``run_dir``; ``ValueError`` saying what is missing or wrong."""
-    from agents.registry import ALGOS
+    from agents.registry import TRAINERS
 
     out = Path(run_dir)
     if not out.is_dir():
@@ -127,8 +127,8 @@ def run_algo(run_dir: str | os.PathLike[str]) -> str:
     except (OSError, ValueError) as exc:
         raise ValueError(f"{path} is not readable JSON: {exc}") from exc
     algo = config.get("algo") if isinstance(config, dict) else None
-    if algo not in ALGOS:
-        raise ValueError(f"{path} names algo {algo!r}; known: {ALGOS}")
+    if algo not in TRAINERS:
+        raise ValueError(f"{path} names algo {algo!r}; known: {tuple(TRAINERS)}")
     return str(algo)
 
 

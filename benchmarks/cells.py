@@ -24,7 +24,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-from agents.bandit_eval import base_env
+from agents.bandit_eval import BANDIT_ENVS, base_env
 from agents.evaluation import evaluate_run
 from agents.registry import train as train_run
 from agents.registry import trainer
@@ -73,7 +73,7 @@ class Cell:
 
     @property
     def bandit(self) -> bool:
-        return self.algo != "supervised"
+        return self.env_id in BANDIT_ENVS
 
     @property
     def run(self) -> str:

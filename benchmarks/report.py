@@ -24,6 +24,7 @@ from typing import Any
 import gymnasium as gym
 import numpy as np
 
+from agents.bandit_eval import BANDIT_ENVS
 from benchmarks.figures import pyplot, save_figure
 
 __all__ = ["report_folder", "write_report"]
@@ -73,7 +74,7 @@ def coin_figure(folder: Path, records: list[dict[str, Any]]) -> Path | None:
 
 def kl_figure(folder: Path, records: list[dict[str, Any]]) -> Path | None:
     """KL to the Bayes predictive per step, up to the long horizon, for every prediction task."""
-    predictors = [r for r in records if r["algo"] == "supervised" and r["seed"] == 0]
+    predictors = [r for r in records if r["env_id"] not in BANDIT_ENVS and r["seed"] == 0]
     if not predictors:
         return None
     plt = pyplot()
@@ -163,8 +164,8 @@ def _pair(record: dict[str, Any], direction: str, digits: int) -> str:
 
 def _tables(records: list[dict[str, Any]], folder: Path) -> list[str]:
     """The per-run tables of the prediction and the bandit tasks (a table only where it has rows)."""
-    predictors = [r for r in records if r["algo"] == "supervised"]
-    bandits = [r for r in records if r["algo"] != "supervised"]
+    predictors = [r for r in records if r["env_id"] not in BANDIT_ENVS]
+    bandits = [r for r in records if r["env_id"] in BANDIT_ENVS]
     lines: list[str] = []
     if predictors:
         lines += ["## Prediction tasks", "",
@@ -209,7 +210,7 @@ def write_report(folder: Path, results: dict[str, Any], log: Callable[[str], Non
     for record in records:
         first.setdefault(_label(record), record)
     for label, record in first.items():
-        if record["algo"] != "supervised":
+        if record["env_id"] in BANDIT_ENVS:
             log(f"regret curves of {label} and its references")
             path, returns = regret_figure(folder, record, record["evaluation"]["trained"]["episodes"])
             figures[f"regret_{label}"] = str(path)

@@ -35,6 +35,7 @@ from typing import Any
 import gymnasium as gym
 
 import meta_envs
+from agents.bandit_eval import BANDIT_ENVS
 from benchmarks.cells import Cell, run_cell
 
 __all__ = ["BANDIT_ALGOS", "PRESETS", "TASKS", "Task", "main", "reproduce", "task_cell", "with_algo"]
@@ -51,7 +52,7 @@ class Task:
 
     @property
     def bandit(self) -> bool:
-        return self.algo != "supervised"
+        return self.env_id in BANDIT_ENVS
 
 
 TASKS: tuple[Task, ...] = (

@@ -33,6 +33,7 @@ import gymnasium as gym
 import numpy as np
 
 import meta_envs
+from agents.bandit_eval import BANDIT_ENVS
 from bayes.simulation import simulation_analysis, total_variation
 
 __all__ = ["bayes_agent", "main", "run_simulation"]
@@ -68,7 +69,7 @@ def run_simulation(run_dir: str, episodes: int = 1000, out: str | None = None, s
     name, bayes = bayes_agent(config.env_id, config.env_kwargs)
     say = log or (lambda _m: None)
     start = time.perf_counter()
-    bandit = config.algo != "supervised"
+    bandit = config.env_id in BANDIT_ENVS
     say(f"rolling out {episodes} episodes of {config.env_id}")
     if bandit:
         first = rollout(bayes, config.env_id, episodes // 2, seed=seed, **config.env_kwargs)

@@ -22,6 +22,8 @@ from typing import Any
 
 import numpy as np
 
+from agents.bandit_eval import BANDIT_ENVS
+
 __all__ = ["aggregate", "cell_metrics", "mean_interval", "table_lines"]
 
 
@@ -59,7 +61,7 @@ def cell_metrics(record: dict[str, Any]) -> dict[str, float | None]:
     evaluation = record["evaluation"]
     trained, long = evaluation["trained"], evaluation.get("long")
     out: dict[str, float | None]
-    if record["algo"] == "supervised":
+    if record["env_id"] not in BANDIT_ENVS:
         out = {"mean_kl": trained["mean_kl"], "excess_log_loss": trained["log_loss"] - trained["bayes_log_loss"],
                "long_mean_kl": long["mean_kl"] if long else None}
     else:
@@ -113,8 +115,8 @@ PREDICTOR_COLUMNS = (("mean_kl", 5), ("excess_log_loss", 4), ("long_mean_kl", 5)
 def table_lines(configs: Sequence[dict[str, Any]]) -> list[str]:
     """Markdown tables (bandit configs, then predictor configs): mean ± the 95% interval's half-width."""
     lines: list[str] = []
-    for title, columns, keep in (("Bandit configs", BANDIT_COLUMNS, lambda c: c["algo"] != "supervised"),
-                                 ("Prediction configs", PREDICTOR_COLUMNS, lambda c: c["algo"] == "supervised")):
+    for title, columns, keep in (("Bandit configs", BANDIT_COLUMNS, lambda c: c["env_id"] in BANDIT_ENVS),
+                                 ("Prediction configs", PREDICTOR_COLUMNS, lambda c: c["env_id"] not in BANDIT_ENVS)):
         chosen = [c for c in configs if keep(c)]
         if not chosen:
             continue
