@@ -25,6 +25,7 @@ def quiet(_message):
     pass
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("env_id", ["MetaCoin-v0", "MetaDie-v0", "MetaGaussian-v0", "MetaExponential-v0"])
 def test_a_short_run_brings_the_kl_down(env_id, tmp_path):
     config = PredictorConfig(env_id=env_id, steps=300, eval_every=300, eval_episodes=1000, hidden_size=32)

@@ -121,6 +121,7 @@ def test_machine_state_is_h_then_c_of_every_layer():
 # ------------------------------------------------------------------------------- training
 
 
+@pytest.mark.slow
 def test_a_short_run_beats_random(tmp_path):
     config = preset_config("quick", "MetaBandit-v0", seed=0)
     result = train_recurrent_ppo(config, tmp_path, log=quiet)

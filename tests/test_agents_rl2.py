@@ -126,6 +126,7 @@ def test_ppo_with_one_epoch_and_one_minibatch_takes_the_a2c_step():
 # ------------------------------------------------------------------------------ training
 
 
+@pytest.mark.slow
 def test_a_short_run_beats_random(tmp_path):
     config = preset_config("quick", "MetaBandit-v0", seed=0)
     result = train_rl2(config, tmp_path, log=quiet)
@@ -202,9 +203,10 @@ def test_max_seconds_stops_with_a_checkpoint(tmp_path):
     assert result["timesteps"] == 0 and (tmp_path / "checkpoint.pt").exists()
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("core", ["gru", "rnn"])
 def test_gru_and_rnn_cores_train_and_export_states(core, tmp_path):
-    config = preset_config("quick", "MetaBandit-v0", core=core, timesteps=1_024_000, num_envs=256)
+    config = preset_config("quick", "MetaBandit-v0", core=core, timesteps=512_000, num_envs=256)
     train_rl2(config, tmp_path, log=quiet)
     machine, loaded = load_rl2(tmp_path)
     assert loaded.core == core and isinstance(machine.network.core, getattr(torch.nn, core.upper()))

@@ -26,6 +26,7 @@ def test_throughput_json_report(capsys):
         assert abs(row["ratio"] - row["native"] / row["sync"]) < 1e-9
 
 
+@pytest.mark.slow
 def test_throughput_table_names_the_targets(capsys):
     throughput.main(["--num-envs", "1024", "4096", "--seconds", "0.01", "--no-pin"])
     out = capsys.readouterr().out
@@ -70,6 +71,7 @@ def test_predictor_training_benchmark_runs(tmp_path, capsys):
     assert all(r["mean_kl_h20"] >= 0 and r["train_seconds"] < 5 for r in rows)
 
 
+@pytest.mark.slow
 def test_recurrent_ppo_throughput_part_reports_both_setups(capsys):
     pytest.importorskip("sb3_contrib")
     from benchmarks import recurrent_ppo_training

@@ -112,6 +112,7 @@ def test_train_and_evaluate_a_bandit_agent(tmp_path, capsys):
     assert "Bayes gap" in capsys.readouterr().out
 
 
+@pytest.mark.slow
 def test_train_rl2_with_hyperparameters_evaluate_and_simulate(tmp_path, capsys):
     pytest.importorskip("torch")
     run = str(tmp_path / "rl2")

@@ -18,6 +18,7 @@ def quiet(_message):
     pass
 
 
+@pytest.mark.slow
 def test_a_tiny_study_writes_its_report_and_resumes(tmp_path):
     out = tmp_path / "study"
     tasks = ["coin-fair", "coin-bent", "bandit-2arm"]
@@ -46,6 +47,7 @@ def test_a_tiny_study_writes_its_report_and_resumes(tmp_path):
     assert [r["evaluation"] for r in again["results"]] == [r["evaluation"] for r in results["results"]]
 
 
+@pytest.mark.slow
 def test_an_interrupted_study_resumes_where_it_stopped(tmp_path, monkeypatch):
     out = tmp_path / "study"
 
@@ -97,6 +99,7 @@ def test_incompatible_folders_and_a_full_disk(tmp_path, monkeypatch, capsys):
     assert "MiB free" in capsys.readouterr().err
 
 
+@pytest.mark.slow
 def test_algo_rl2_adds_the_bandit_tasks_beside_recurrent_ppo(tmp_path):
     out = tmp_path / "study"
     assert [t.name for t in reproduce.with_algo(reproduce.TASKS[4:7], "rl2")] == [

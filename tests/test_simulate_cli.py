@@ -22,6 +22,7 @@ def assert_png(path):
     assert image.ndim == 3 and image.shape[0] > 300 and image.shape[1] > 300
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("env_id", ["MetaDie-v0", "MetaCoin-v0"])
 def test_simulate_a_predictor_run(env_id, tmp_path, capsys):
     run = tmp_path / "run"
@@ -41,6 +42,7 @@ def test_simulate_a_predictor_run(env_id, tmp_path, capsys):
         assert_png(path)
 
 
+@pytest.mark.slow
 def test_simulate_a_bandit_run(tmp_path, capsys):
     pytest.importorskip("sb3_contrib")
     run = tmp_path / "run"

@@ -80,6 +80,7 @@ def test_an_invertible_reencoding_simulates_and_is_simulated(inputs):
         assert direction.output_dissimilarity < 2e-3, direction
 
 
+@pytest.mark.slow
 def test_a_forgetful_machine_cannot_simulate_bayes(inputs):
     result = simulation_analysis(BayesPredictor(COIN), LastOutcome(), inputs, divergence=kl)
     forgetful_simulates_bayes = result.b_simulates_a

@@ -67,6 +67,7 @@ def local_run(spec_file, tmp_path_factory):
     return out, results, messages
 
 
+@pytest.mark.slow
 def test_a_tiny_sweep_on_the_local_pool(local_run):
     out, results, messages = local_run
     assert results["failed"] == [] and results["finished"] == results["cells"] == 4
@@ -95,6 +96,7 @@ def test_a_tiny_sweep_on_the_local_pool(local_run):
     assert "| b2-rl2-quick-t20480 | 2 |" in table and "| coin-supervised-hidden_size=16-t51200 | 2 |" in table
 
 
+@pytest.mark.slow
 def test_identical_seeds_give_identical_cells_in_series(local_run, spec_file, tmp_path):
     _, results, _ = local_run
     serial = sweep.sweep(spec_file, tmp_path / "serial", backend="serial", log=quiet)
@@ -103,6 +105,7 @@ def test_identical_seeds_give_identical_cells_in_series(local_run, spec_file, tm
         r["training"]["train_steps"] for r in results["results"]]
 
 
+@pytest.mark.slow
 def test_identical_seeds_give_identical_cells_on_a_local_ray_instance(local_run, spec_file, tmp_path):
     pytest.importorskip("ray")
     _, results, _ = local_run
@@ -112,6 +115,7 @@ def test_identical_seeds_give_identical_cells_on_a_local_ray_instance(local_run,
     assert sorted(p.name for p in (tmp_path / "ray" / "runs").iterdir()) == NAMES
 
 
+@pytest.mark.slow
 def test_a_rerun_skips_finished_cells_and_the_report_takes_the_folder(local_run, spec_file, capsys):
     out, results, _ = local_run
     messages = []
@@ -127,6 +131,7 @@ def test_a_rerun_skips_finished_cells_and_the_report_takes_the_folder(local_run,
     capsys.readouterr()
 
 
+@pytest.mark.slow
 def test_a_failing_cell_is_retried_once_and_does_not_stop_the_others(spec_file, tmp_path, capsys):
     out = tmp_path / "sweep"
     broken = out / "runs" / NAMES[1]
@@ -152,6 +157,7 @@ def test_a_failing_cell_is_retried_once_and_does_not_stop_the_others(spec_file, 
     assert not (out / "failed" / f"{NAMES[1]}.json").exists()
 
 
+@pytest.mark.slow
 def test_a_cell_that_fails_once_succeeds_on_its_retry(spec_file, tmp_path, monkeypatch):
     calls = []
     train = cells.train
@@ -196,6 +202,7 @@ def sweep_until_a_checkpoint(spec, out):
     return process
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("whom", ["group", "driver"])
 def test_an_interrupted_sweep_resumes_and_ends_as_an_uninterrupted_one(tmp_path, whom):
     spec = tmp_path / "spec.yaml"
@@ -221,6 +228,7 @@ def test_an_interrupted_sweep_resumes_and_ends_as_an_uninterrupted_one(tmp_path,
     assert evaluations(resumed) == evaluations(whole)
 
 
+@pytest.mark.slow
 def test_a_killed_worker_charges_no_cell_and_its_cells_rerun_one_at_a_time(tmp_path):
     import re
 
@@ -300,6 +308,7 @@ class _NotRay(threading.Thread):
             conn.close()
 
 
+@pytest.mark.slow
 def test_an_unreachable_ray_address_fails_in_seconds(spec_file, tmp_path, capsys):
     free = socket.create_server(("127.0.0.1", 0))
     port = free.getsockname()[1]
