@@ -68,6 +68,7 @@ from agents.training import (
 )
 from agents.training import preset_config as _preset_config
 from agents.vec_env import NativeVecEnv
+from bayes.files import write_atomically
 from bayes.validation import check_int
 
 __all__ = ["PRESETS", "BayesGapCallback", "EntropySchedule", "RecurrentPPOConfig", "RecurrentPPOMachine",
@@ -241,12 +242,8 @@ def train_recurrent_ppo(config: RecurrentPPOConfig, out_dir: str | os.PathLike[s
             model.num_timesteps = int(saved["timesteps"])
             model.env.seed(int(np.random.SeedSequence([config.seed, model.num_timesteps]).generate_state(1)[0]))
 
-        def save_zip() -> None:
-            model.save(session.out / "model.tmp.zip")
-            os.replace(session.out / "model.tmp.zip", session.out / "model.zip")
-
         session.resume({"policy": model.policy, "optimizer": model.policy.optimizer, "torch_rng": TORCH_RNG}, resume,
-                       after_restore, save_zip)
+                       after_restore, lambda: write_atomically(session.out / "model.zip", model.save))
         remaining = config.timesteps - model.num_timesteps
         if remaining > 0 and not session.out_of_time():
             with deferred_interrupt() as interrupted:

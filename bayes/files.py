@@ -30,7 +30,7 @@ def write_atomically(path: str | os.PathLike[str], write: Callable[[IO[bytes]], 
     handle = tempfile.NamedTemporaryFile(dir=target.parent, prefix=f".{target.name}.", suffix=".tmp", delete=False)
     try:
         with handle:
-            write(handle)
+            write(handle.file)  # the plain binary file object (io.BufferedRandom) that libraries accept
             handle.flush()
             os.fsync(handle.fileno())
         os.chmod(handle.name, mode)

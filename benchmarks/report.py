@@ -25,6 +25,7 @@ import gymnasium as gym
 import numpy as np
 
 from agents.bandit_eval import BANDIT_ENVS
+from bayes.files import write_json, write_text
 from benchmarks.figures import pyplot, save_figure
 
 __all__ = ["report_folder", "write_report"]
@@ -216,7 +217,7 @@ def write_report(folder: Path, results: dict[str, Any], log: Callable[[str], Non
             figures[f"regret_{label}"] = str(path)
             record["reference_returns"] = returns
     results["figures"] = figures
-    (folder / "results.json").write_text(json.dumps(results, indent=2))
+    write_json(folder / "results.json", results)
 
     def rel(path: str) -> str:
         return os.path.relpath(path, folder)
@@ -248,7 +249,7 @@ def write_report(folder: Path, results: dict[str, Any], log: Callable[[str], Non
              else f"SPEC: `{results['spec']}` ({results['cells']} cells, {results['finished']} finished)")
     lines += ["## Set-up", "", f"{setup}; {versions}.", ""]
     report = folder / "report.md"
-    report.write_text("\n".join(lines))
+    write_text(report, "\n".join(lines))
     return report
 
 

@@ -36,6 +36,7 @@ import gymnasium as gym
 
 import meta_envs
 from agents.bandit_eval import BANDIT_ENVS
+from bayes.files import write_json
 from benchmarks.cells import Cell, run_cell
 
 __all__ = ["BANDIT_ALGOS", "PRESETS", "TASKS", "Task", "main", "reproduce", "task_cell", "with_algo"]
@@ -137,7 +138,7 @@ def _check_folder(out: Path, preset_name: str) -> None:
     if free_mb < need:
         raise ValueError(f"{out} has {free_mb:.0f} MiB free; the {preset_name} study needs about {need} MiB")
     if not manifest.exists():
-        manifest.write_text(json.dumps({"preset": preset_name}, indent=2))
+        write_json(manifest, {"preset": preset_name})
 
 
 def with_algo(tasks: Sequence[Task], algo: str) -> list[Task]:

@@ -56,7 +56,7 @@ from concurrent.futures import FIRST_COMPLETED, Future, wait
 from pathlib import Path
 from typing import Any
 
-from bayes.files import write_json
+from bayes.files import write_json, write_text
 from benchmarks.cells import Cell, cell_finished, read_record, record_path, run_cell
 from benchmarks.sweep_spec import SweepSpec, load_spec
 
@@ -465,5 +465,5 @@ def collect(folder: Path, spec: SweepSpec, failed: dict[str, dict[str, Any]], se
              "", *table_lines(configs)]
     if failed:
         lines += ["### Failed cells", "", *(f"- {name}: {o['error']}" for name, o in failed.items()), ""]
-    (folder / "table.md").write_text("\n".join(lines))
+    write_text(folder / "table.md", "\n".join(lines))
     return results

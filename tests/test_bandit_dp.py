@@ -97,7 +97,7 @@ def test_known_values_and_monotonicity():
         # ... and lies between a blind pull (E p = 1/2) and an oracle (E max of K uniforms = K / (K + 1))
         assert horizon / 2 < v2 < horizon * 2 / 3
         assert v2 < v3 < horizon * 3 / 4
-    assert bayes_optimal_value(2, 20) == pytest.approx(12.4313, abs=1e-4)  # the figure quoted in issue 4
+    assert bayes_optimal_value(2, 20) == pytest.approx(12.4313, abs=1e-4)  # the figure the README quotes
 
 
 def test_policy_is_a_state_machine_with_uniform_ties():
