@@ -27,6 +27,7 @@ algorithm and its config; everything else comes from here and from :mod:`agents.
 from __future__ import annotations
 
 import json
+import os
 import signal
 import threading
 import time
@@ -96,6 +97,7 @@ class TrainerConfig:
             check_int(getattr(self, name), name, 1)
         if self.max_seconds is not None:
             check_number(self.max_seconds, "max_seconds", 0.0)
+        self.check_shared()
         for name, choices in self.CHOICES.items():
             if getattr(self, name) not in choices:
                 raise ValueError(f"{name} must be one of {choices}, got {getattr(self, name)!r}")
@@ -106,9 +108,12 @@ class TrainerConfig:
                 raise ValueError(f"{name} must be true or false, got {getattr(self, name)!r}")
         self.check()
 
+    def check_shared(self) -> None:
+        """The checks of the fields a family of trainers shares (:class:`ActorCriticConfig`'s)."""
+
     def check(self) -> None:
         """The trainer's own checks beyond ``POSITIVE_INTS``, ``CHOICES`` and ``FLAGS``
-        (``ValueError`` naming the field)."""
+        (``ValueError`` naming the field); they run last."""
 
     def make_env(self) -> Any:
         """The unwrapped single env of the run (``gym.make`` checks its arguments)."""
@@ -157,9 +162,8 @@ class ActorCriticConfig(TrainerConfig):
     eval_episodes: int = 4000
     torch_threads: int = 2
 
-    def validate(self) -> None:
-        """``ValueError`` naming the first field out of range."""
-        super().validate()
+    def check_shared(self) -> None:
+        """Budget, batch, PPO coefficients in range, schedules in [0, 1], heads of positive sizes."""
         for name in ("timesteps", "num_envs", "n_epochs", "torch_threads"):
             check_int(getattr(self, name), name, 1)
         for name in ("learning_rate", "learning_rate_final"):
@@ -366,7 +370,7 @@ class Session:
     training time over all sessions of the run.
     """
 
-    def __init__(self, config: TrainerConfig, out_dir: str | Any, log: Callable[[str], Any] = print,
+    def __init__(self, config: TrainerConfig, out_dir: str | os.PathLike[str], log: Callable[[str], Any] = print,
                  unit: str = "env steps", key: str = "timesteps") -> None:
         self.config, self.log, self.unit, self.key = config, log, unit, key
         self.out: Path = prepare_run(config, out_dir, config.RESUMABLE)
