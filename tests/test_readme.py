@@ -35,3 +35,14 @@ def test_python_examples_run():
     assert namespace["info"]["posterior"].shape == (2,)  # the MetaCoin-v0 example
     assert abs(namespace["report"].mean_kl) < 1e-12  # the Bayes predictor against itself
     assert abs(namespace["result"].bayes_gap) < 0.5
+
+
+def test_the_docs_site_shows_the_readmes_result_tables():
+    """docs/study.md repeats the README's study and sweep tables: the same rows, so they cannot drift."""
+
+    def rows(text):
+        return [line for line in text.splitlines() if re.match(r"\| (coin|die|gaussian|exponential|bandit)", line)]
+
+    readme = rows(README)
+    assert len(readme) >= 10
+    assert rows((ROOT / "docs" / "study.md").read_text()) == readme
