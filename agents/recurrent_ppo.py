@@ -186,15 +186,11 @@ class EntropySchedule(BaseCallback):
 
 class BayesGapCallback(BaseCallback):
     """Every ``eval_every`` env steps, after the rollout: evaluate the policy on paired held-out
-    episodes (:func:`agents.training.bandit_evaluator`), log it to SB3's logger, checkpoint.
+    episodes (:func:`agents.training.bandit_evaluator`), log it to SB3's logger, checkpoint."""
 
-    Also stops training (``on_step`` returns ``False``) once ``stop()`` says so: when the time
-    limit is spent or Ctrl-C was pressed.
-    """
-
-    def __init__(self, session: Session, stop: Any) -> None:
+    def __init__(self, session: Session) -> None:
         super().__init__()
-        self.session, self.stop = session, stop
+        self.session = session
         self.evaluator = bandit_evaluator(session.config)
 
     def evaluate(self) -> None:
@@ -214,7 +210,8 @@ class BayesGapCallback(BaseCallback):
 
 
 class _Stop(BaseCallback):
-    """``False`` from ``on_step`` (SB3 then stops collecting) once ``stop()`` says so."""
+    """``False`` from ``on_step`` (SB3 then stops collecting) once ``stop()`` says so: when the
+    time limit is spent or Ctrl-C was pressed."""
 
     def __init__(self, stop: Any) -> None:
         super().__init__()
@@ -247,10 +244,11 @@ def train_recurrent_ppo(config: RecurrentPPOConfig, out_dir: str | os.PathLike[s
         remaining = config.timesteps - model.num_timesteps
         if remaining > 0 and not session.out_of_time():
             with deferred_interrupt() as interrupted:
-                gap = BayesGapCallback(session, lambda: interrupted() or session.out_of_time())
+                gap = BayesGapCallback(session)
                 schedule = EntropySchedule(config.ent_coef, config.ent_coef_final, config.ent_anneal_fraction,
                                            config.timesteps)
-                model.learn(remaining, callback=CallbackList([schedule, gap, _Stop(gap.stop)]),
+                stop = _Stop(lambda: interrupted() or session.out_of_time())
+                model.learn(remaining, callback=CallbackList([schedule, gap, stop]),
                             reset_num_timesteps=False, progress_bar=progress_bar, tb_log_name="run")
                 session.progress = int(model.num_timesteps)
                 if interrupted():

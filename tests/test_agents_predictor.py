@@ -108,3 +108,14 @@ def test_bad_input(tmp_path):
     (run / "config.json").write_text(json.dumps({"env_id": "MetaCoin-v0", "nonsense": 1}))
     with pytest.raises(ValueError, match="readable predictor run"):
         load_predictor(run)
+
+
+def test_a_time_budget_counts_the_time_already_spent(tmp_path):
+    config = PredictorConfig(env_id="MetaCoin-v0", steps=10**6, max_seconds=0.3, eval_every=10**6,
+                             eval_episodes=50, hidden_size=8)
+    first = train_predictor(config, tmp_path, log=quiet)
+    assert 0 < first["step"] < 10**6 and first["history"][-1]["step"] == first["step"]  # evaluated at the end
+    messages = []
+    again = train_predictor(config, tmp_path, log=messages.append)  # the budget is spent: nothing more to train
+    assert again["step"] == first["step"] and again["history"] == first["history"]
+    assert any("out of time" in m for m in messages)
