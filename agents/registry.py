@@ -1,12 +1,12 @@
 """The trainers, by ``algo``: the one list that the command line, the study and the sweeps read.
 
-=================  =========================  ==========================================
-``algo``           module                     trains
-=================  =========================  ==========================================
-``supervised``     :mod:`agents.predictor`    LSTM predictors on the prediction envs
-``recurrent-ppo``  :mod:`agents.recurrent_ppo`  sb3-contrib RecurrentPPO bandit agents
-``rl2``            :mod:`agents.rl2`          the fast batched RL² bandit agents
-=================  =========================  ==========================================
+=================  ============================  ======================================
+``algo``           module                        trains
+=================  ============================  ======================================
+``supervised``     :mod:`agents.predictor`       LSTM predictors on the prediction envs
+``recurrent-ppo``  :mod:`agents.recurrent_ppo`   sb3-contrib RecurrentPPO bandit agents
+``rl2``            :mod:`agents.rl2`             the fast batched RL² bandit agents
+=================  ============================  ======================================
 
 Every trainer module exposes the same names, which :class:`Trainer` reads: its config class
 (a :class:`agents.training.TrainerConfig`), ``PRESETS``, ``preset_config(preset, env_id,

@@ -38,4 +38,4 @@ def test_python_m_benchmarks_runs_the_command_line():
     result = subprocess.run([sys.executable, "-m", "benchmarks", "envs", "--json"], capture_output=True, text=True,
                             timeout=120)
     assert result.returncode == 0, result.stderr
-    assert [row["id"] for row in json.loads(result.stdout)][0] == "MetaBandit-v0"
+    assert next(row["id"] for row in json.loads(result.stdout)) == "MetaBandit-v0"
