@@ -68,3 +68,6 @@ def check_the_trainer(namespace):
     assert type(machine).__name__ == "GRUCoinMachine" and config.algo == "gru-coin"
     again = train(config, folder, log=lambda message: None)  # a finished run resumes to no new step
     assert again["step"] == 300 and again["history"] == trained["history"]
+    # a budget of env steps becomes gradient steps of 128 episodes of 20 flips
+    budget = namespace["training_config"]("gru-coin", "MetaCoin-v0", timesteps=128 * 20 * 7 + 1)
+    assert budget.steps == 8 and budget.max_seconds is None
