@@ -87,9 +87,10 @@ def main(argv: Sequence[str] | None = None) -> int:
             ok = figures["seconds"] < max_seconds and (max_mib is None or figures["peak_mib"] < max_mib)
             target = f"< {max_seconds:g} s" + (f", < {max_mib:g} MiB" if max_mib else "")
         rows.append({"case": label, **figures, "target": target, "met": ok})
+    code = 0 if all(row["met"] for row in rows) else 1  # a missed target exits 1
     if args.json:
         print(json.dumps(rows, indent=2))
-        return 0
+        return code
     print(f"{'case':<30} {'value':>14} {'seconds':>9} {'peak MiB':>9}  target")
     for row in rows:
         status = "met" if row["met"] else "MISSED"
@@ -97,7 +98,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             f"{row['case']:<30} {row['value']:>14.6f} {row['seconds']:>9.3f} {row['peak_mib']:>9.0f}"
             f"  {row['target']} ({status})"
         )
-    return 0
+    return code
 
 
 if __name__ == "__main__":

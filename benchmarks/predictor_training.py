@@ -46,9 +46,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         rows.append({"env": env_id, "train_seconds": result["seconds"], "steps": result["history"][-1]["step"],
                      "mean_kl_h20": kl20.mean_kl, "stderr_h20": kl20.mean_kl_stderr,
                      "mean_kl_h100": kl100.mean_kl, "met": kl20.mean_kl <= TARGET_KL})
+    code = 0 if all(r["met"] for r in rows) else 1  # a missed target exits 1
     if args.json:
         print(json.dumps(rows, indent=2))
-        return 0
+        return code
     header = f"{'env':<20} {'seconds':>8} {'steps':>7} {'KL h=20':>10} {'stderr':>9} {'KL h=100':>10}"
     print(f"{header}  target KL <= {TARGET_KL}")
     for r in rows:
@@ -56,7 +57,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             f"{r['env']:<20} {r['train_seconds']:>8.1f} {r['steps']:>7} {r['mean_kl_h20']:>10.5f}"
             f" {r['stderr_h20']:>9.5f} {r['mean_kl_h100']:>10.5f}  {'met' if r['met'] else 'MISSED'}"
         )
-    return 0
+    return code
 
 
 if __name__ == "__main__":

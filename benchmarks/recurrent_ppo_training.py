@@ -112,31 +112,47 @@ def main(argv: Sequence[str] | None = None) -> int:
         if not (Path(args.out) / "checkpoint.pt").exists():
             raise SystemExit(f"--part evaluation needs a trained run in {args.out}: run --part quality first")
         report["evaluation"] = evaluation_speed(args.out, args.episodes)
+    code = 0 if all(_verdicts(report).values()) else 1  # a missed target exits 1
     if args.json:
         print(json.dumps(report, indent=2))
-        return 0
+        return code
     if "throughput" in report:
         t = report["throughput"]
         print(f"training throughput ({t['threads']} threads, {t['seconds']:.0f} s each): stock (8 envs, "
               f"DummyVecEnv) {t['stock_steps_per_second']:,.0f} env steps/s, preset "
               f"{t['preset_steps_per_second']:,.0f} env steps/s: {t['ratio']:.1f}x "
-              f"(target >= {TARGETS['throughput_ratio']:.0f}x: {'met' if t['ratio'] >= 5 else 'MISSED'})")
+              f"(target >= {TARGETS['throughput_ratio']:.0f}x: {_word(_verdicts(report)['throughput'])})")
     if "quality" in report:
         q = report["quality"]
-        met = q["bayes_gap"] <= TARGETS["bayes_gap"] and q["train_seconds"] <= 60 * TARGETS["train_minutes"]
         print(f"quality: {q['timesteps']:,} env steps in {q['train_seconds'] / 60:.1f} min; return "
               f"{q['mean_return']:.4f} ± {q['stderr']:.4f} on {q['episodes']:,} episodes (Bayes-optimal "
               f"{q['bayes_optimal_return']:.4f}, random {q['random_return']:.4f}); Bayes gap {q['bayes_gap']:.4f}; "
               f"paired shortfall to {q['paired_reference']} {q['paired_shortfall']:.4f} ± {q['paired_stderr']:.4f} "
               f"(target gap <= {TARGETS['bayes_gap']} within {TARGETS['train_minutes']:.0f} min: "
-              f"{'met' if met else 'MISSED'})")
+              f"{_word(_verdicts(report)['quality'])})")
     if "evaluation" in report:
         e = report["evaluation"]
         rate = e["agent_steps_per_second"]
         print(f"batched evaluation: {e['agent_steps']:,} agent steps in {e['seconds']:.2f} s = {rate:,.0f} agent "
-              f"steps/s (target >= {TARGETS['agent_steps_per_second']:,}: "
-              f"{'met' if rate >= TARGETS['agent_steps_per_second'] else 'MISSED'})")
-    return 0
+              f"steps/s (target >= {TARGETS['agent_steps_per_second']:,}: {_word(_verdicts(report)['evaluation'])})")
+    return code
+
+
+def _verdicts(report: dict[str, Any]) -> dict[str, bool]:
+    """Whether each part of ``report`` meets its target (:data:`TARGETS`)."""
+    out = {}
+    if "throughput" in report:
+        out["throughput"] = report["throughput"]["ratio"] >= TARGETS["throughput_ratio"]
+    if "quality" in report:
+        q = report["quality"]
+        out["quality"] = q["bayes_gap"] <= TARGETS["bayes_gap"] and q["train_seconds"] <= 60 * TARGETS["train_minutes"]
+    if "evaluation" in report:
+        out["evaluation"] = report["evaluation"]["agent_steps_per_second"] >= TARGETS["agent_steps_per_second"]
+    return out
+
+
+def _word(met: bool) -> str:
+    return "met" if met else "MISSED"
 
 
 if __name__ == "__main__":

@@ -157,6 +157,27 @@ def quality(cases: Sequence[Case], out: str, episodes: int, seed: int, echo: boo
     return rows
 
 
+def _gap_met(row: dict[str, Any]) -> bool | None:
+    """A Bernoulli case's target: Bayes gap at most ``max_gap`` within ``minutes`` (None: no gap target)."""
+    s = row["evaluate"]
+    if s["bayes_gap"] is None or row["max_gap"] is None:
+        return None
+    return s["bayes_gap"] <= row["max_gap"] and row["train_seconds"] <= 60 * row["minutes"]
+
+
+def _verdicts(report: dict[str, Any]) -> list[bool]:
+    """Every target of ``report``: throughput (rate and ratio), each case's gap, each Gaussian pairing."""
+    out = []
+    if "throughput" in report:
+        t = report["throughput"]
+        out += [t["rl2_steps_per_second"] >= TARGETS["steps_per_second"], t["ratio"] >= TARGETS["ratio"]]
+    for row in report.get("quality", []):
+        met = _gap_met(row)
+        out += [] if met is None else [met]
+        out += [pair["difference"] >= 0 for pair in row.get("gaussian", {}).get("pairs", {}).values()]
+    return out
+
+
 def _print_row(row: dict[str, Any]) -> None:
     s = row["evaluate"]
     paired = s["paired"]
@@ -165,7 +186,7 @@ def _print_row(row: dict[str, Any]) -> None:
     if s["bayes_gap"] is not None:
         scale = s["bayes_optimal_return"] - s["random_return"]
         paired_gap = -paired["mean_difference"] / scale if paired["reference"] == "bayes-optimal" else None
-        met = s["bayes_gap"] <= row["max_gap"] and row["train_seconds"] <= 60 * row["minutes"]
+        met = _gap_met(row)
         extra = "" if paired_gap is None else f", from the paired difference {paired_gap:.4f}"
         print(f"{head} (Bayes-optimal {s['bayes_optimal_return']:.4f}, random {s['random_return']:.4f}); "
               f"Bayes gap {s['bayes_gap']:.4f}{extra}; minus {paired['reference']} on the same episodes "
@@ -207,7 +228,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         report["quality"] = quality(cases, args.out, args.episodes, args.seed, echo=not args.json)
     if args.json:
         print(json.dumps(report, indent=2))
-    return 0
+    return 0 if all(_verdicts(report)) else 1  # a missed target exits 1
 
 
 if __name__ == "__main__":

@@ -146,7 +146,8 @@ def main(argv: Sequence[str] | None = None) -> int:
                 print(f"target native@4096 / sync@1024 >= 50: {targets['native_4096_over_sync_1024']:.1f} ({ok})")
     if args.json:
         print(json.dumps(report, indent=2))
-    return 0
+    missed = [k for r in report["results"].values() for k, v in r["targets"].items() if "_meets_" in k and not v]
+    return 1 if missed else 0  # a missed target is a failure for whoever runs the benchmark
 
 
 if __name__ == "__main__":

@@ -28,10 +28,11 @@ def test_throughput_json_report(capsys):
 
 @pytest.mark.slow
 def test_throughput_table_names_the_targets(capsys):
-    throughput.main(["--num-envs", "1024", "4096", "--seconds", "0.01", "--no-pin"])
+    code = throughput.main(["--num-envs", "1024", "4096", "--seconds", "0.01", "--no-pin"])
     out = capsys.readouterr().out
     assert "target native@4096 >= 10,000,000 steps/s" in out
     assert "target native@4096 / sync@1024 >= 50" in out
+    assert code == (1 if "(MISSED)" in out else 0)  # a missed target exits 1
 
 
 def test_bandit_reference_case_runs_in_a_fresh_process():
@@ -65,8 +66,9 @@ def test_predictor_training_benchmark_runs(tmp_path, capsys):
     from benchmarks import predictor_training
 
     code = predictor_training.main(["--seconds", "0.3", "--episodes", "100", "--out", str(tmp_path), "--json"])
-    assert code == 0
     rows = json.loads(capsys.readouterr().out)
+    assert all(r["met"] == (r["mean_kl_h20"] <= predictor_training.TARGET_KL) for r in rows)
+    assert code == (0 if all(r["met"] for r in rows) else 1)  # a missed target exits 1
     assert [r["env"] for r in rows] == ["MetaCoin-v0", "MetaDie-v0", "MetaGaussian-v0", "MetaExponential-v0"]
     assert all(r["mean_kl_h20"] >= 0 and r["train_seconds"] < 5 for r in rows)
 
@@ -76,8 +78,9 @@ def test_recurrent_ppo_throughput_part_reports_both_setups(capsys):
     pytest.importorskip("sb3_contrib")
     from benchmarks import recurrent_ppo_training
 
-    assert recurrent_ppo_training.main(["--part", "throughput", "--seconds", "0.01", "--threads", "1", "--json"]) == 0
+    code = recurrent_ppo_training.main(["--part", "throughput", "--seconds", "0.01", "--threads", "1", "--json"])
     report = json.loads(capsys.readouterr().out)["throughput"]
+    assert code == (0 if report["ratio"] >= recurrent_ppo_training.TARGETS["throughput_ratio"] else 1)
     assert report["stock_steps_per_second"] > 0 and report["preset_steps_per_second"] > 0
     assert abs(report["ratio"] - report["preset_steps_per_second"] / report["stock_steps_per_second"]) < 1e-9
 
@@ -87,3 +90,16 @@ def test_recurrent_ppo_evaluation_part_needs_a_run(tmp_path):
 
     with pytest.raises(SystemExit, match="needs a trained run"):
         recurrent_ppo_training.main(["--part", "evaluation", "--out", str(tmp_path)])
+
+
+def test_the_rl2_benchmark_fails_on_any_missed_target():
+    from benchmarks import rl2_training
+
+    fast = {"rl2_steps_per_second": 400_000, "ratio": 60.0}
+    assert rl2_training._verdicts({"throughput": fast}) == [True, True]
+    assert rl2_training._verdicts({"throughput": {**fast, "ratio": 12.5}}) == [True, False]
+    row = {"evaluate": {"bayes_gap": 0.01}, "max_gap": 0.02, "minutes": 5.0, "train_seconds": 100.0,
+           "gaussian": {"pairs": {"gittins-0.9": {"difference": -0.01}}}}
+    assert rl2_training._verdicts({"quality": [row]}) == [True, False]
+    assert rl2_training._verdicts({"quality": [{**row, "train_seconds": 301.0, "gaussian": {}}]}) == [False]
+    assert rl2_training._verdicts({"quality": [{**row, "evaluate": {"bayes_gap": None}, "max_gap": None}]}) == [False]
