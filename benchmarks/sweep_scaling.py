@@ -61,6 +61,9 @@ def _run(folder: Path, backend: str, timesteps: int, threads: int, workers: int 
             "step_seconds": steps}
 
 
+TARGET_RATIO = 0.6  #: the local pool's time over the serial backend's, at most
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--out", default=None, help="where the sweeps go (default: a temporary folder)")
@@ -87,12 +90,14 @@ def main(argv: list[str] | None = None) -> int:
         print(f"4 cells, {args.timesteps:,} env steps each, {os.cpu_count()} cores")
         print(f"  one after another (serial backend, 1 thread per cell): {serial['seconds']:.1f} s")
         print(f"  local process pool:                                    {local['seconds']:.1f} s")
-        print(f"  ratio local / serial: {summary['ratio']:.3f} (target <= 0.6); identical per-cell results: "
+        print(f"  ratio local / serial: {summary['ratio']:.3f} (target <= {TARGET_RATIO}: "
+              f"{'met' if summary['ratio'] <= TARGET_RATIO else 'MISSED'}); identical per-cell results: "
               f"{summary['identical_results']}")
         if two is not None:
             print(f"  for context, in series on 2 threads per cell: {two['seconds']:.1f} s "
                   f"(local / that: {summary['ratio_to_two_threads']:.3f})")
-    return 0 if summary["identical_results"] else 1
+    # a missed target, or cells whose numbers differ between the backends, exits 1
+    return 0 if summary["identical_results"] and summary["ratio"] <= TARGET_RATIO else 1
 
 
 if __name__ == "__main__":

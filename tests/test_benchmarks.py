@@ -103,3 +103,18 @@ def test_the_rl2_benchmark_fails_on_any_missed_target():
     assert rl2_training._verdicts({"quality": [row]}) == [True, False]
     assert rl2_training._verdicts({"quality": [{**row, "train_seconds": 301.0, "gaussian": {}}]}) == [False]
     assert rl2_training._verdicts({"quality": [{**row, "evaluate": {"bayes_gap": None}, "max_gap": None}]}) == [False]
+
+
+@pytest.mark.parametrize(("local_seconds", "same", "code"), [(5.0, True, 0), (7.0, True, 1), (5.0, False, 1)])
+def test_sweep_scaling_exits_1_on_a_missed_ratio_or_differing_cells(monkeypatch, capsys, local_seconds, same, code):
+    from benchmarks import sweep_scaling
+
+    def fake_run(out, backend, timesteps, threads, workers):
+        seconds = local_seconds if backend == "local" else 10.0
+        return {"seconds": seconds, "evaluations": [1.0 if same or backend == "serial" else 2.0], "step_seconds": {}}
+
+    monkeypatch.setattr(sweep_scaling, "_run", fake_run)
+    assert sweep_scaling.main([]) == code
+    out = capsys.readouterr().out
+    verdict = "met" if local_seconds <= 6 else "MISSED"
+    assert f"ratio local / serial: {local_seconds / 10:.3f} (target <= 0.6: {verdict})" in out
