@@ -26,7 +26,8 @@ from agents.bandit_eval import BANDIT_ENVS, base_env, evaluate_bandit_agent, ref
 from agents.runs import load_run
 from bayes.validation import check_int
 
-__all__ = ["bandit_summary", "evaluate_run", "predictor_summary", "summary_line"]
+__all__ = ["GITTINS_DISCOUNTS", "bandit_summary", "evaluate_run", "gaussian_references", "predictor_summary",
+           "summary_line"]
 
 
 def predictor_summary(machine: Any, config: Any, episodes: int, horizon: int | None, seed: int) -> dict[str, Any]:
@@ -39,20 +40,53 @@ def predictor_summary(machine: Any, config: Any, episodes: int, horizon: int | N
         "mean_kl": result.mean_kl,
         "mean_kl_stderr": result.mean_kl_stderr,
         "kl_per_step": result.kl.tolist(),
+        "kl_per_step_stderr": result.kl_stderr.tolist(),
         "log_loss": result.total_log_loss,
         "log_loss_stderr": result.total_log_loss_stderr,
         "bayes_log_loss": float(result.bayes_log_loss.sum()),
     }
 
 
+GITTINS_DISCOUNTS = (0.8, 0.9, 0.95)  #: the Gittins index policies a Gaussian bandit agent is paired with
+
+
+def gaussian_references(agent: Any, config: Any, episodes: int, seed: int,
+                        horizon: int | None = None) -> dict[str, dict[str, float]]:
+    """The agent's evaluation ``agent`` minus Thompson sampling's and each Gittins index policy's
+    (discounts :data:`GITTINS_DISCOUNTS`) on the same episodes of a Gaussian bandit env:
+    ``{name: {"return", "difference", "stderr"}}``."""
+    from agents.bandit_eval import bandit_evaluation_kwargs
+    from bayes.bandits import GaussianGittinsPolicy, GaussianThompsonSampling
+    from bayes.evaluate import PairedComparison
+
+    kwargs = bandit_evaluation_kwargs(base_env(config.env_id, config.env_kwargs))
+    policies = {"thompson-sampling": GaussianThompsonSampling(kwargs["n_arms"], kwargs["prior"], kwargs["noise_std"])}
+    for discount in GITTINS_DISCOUNTS:
+        policies[f"gittins-{discount}"] = GaussianGittinsPolicy(kwargs["n_arms"], discount, kwargs["prior"],
+                                                                kwargs["noise_std"])
+    pairs = {}
+    for name, policy in policies.items():
+        pair = PairedComparison.of(agent, evaluate_bandit_agent(policy, config.env_id, config.env_kwargs, episodes,
+                                                                seed, horizon))
+        pairs[name] = {"return": pair.b.mean_return, "difference": pair.mean_difference, "stderr": pair.stderr}
+    return pairs
+
+
 def bandit_summary(machine: Any, config: Any, episodes: int, horizon: int | None, seed: int) -> dict[str, Any]:
-    """Return, Bayes-optimal return, Bayes gap, regret curve ``(T,)``, and the paired difference."""
+    """Return, Bayes-optimal return, Bayes gap, per-step regret curves ``(T,)`` of the agent and the
+    reference policy (with their standard errors), the random policy's per-step regret, and the
+    paired difference; on Gaussian arms also the pairs with :func:`gaussian_references`."""
     from bayes.evaluate import PairedComparison
 
     result = evaluate_bandit_agent(machine, config.env_id, config.env_kwargs, episodes, seed, horizon)
     name, reference = reference_policy(config.env_id, config.env_kwargs, result.horizon)
     pair = PairedComparison.of(result, evaluate_bandit_agent(reference, config.env_id, config.env_kwargs, episodes,
                                                              seed, horizon))
+    # E[max_k p_k] - E[p_random] per step: the oracle's expected reward minus the prior mean's
+    random_step_regret = (result.bayes_regret + result.mean_return - result.random_return) / result.horizon
+    extra: dict[str, Any] = {}
+    if config.env_id == "MetaGaussianBandit-v0":
+        extra["references"] = gaussian_references(result, config, episodes, seed, horizon)
     return {
         "mean_return": result.mean_return,
         "stderr": result.stderr,
@@ -67,6 +101,11 @@ def bandit_summary(machine: Any, config: Any, episodes: int, horizon: int | None
             "stderr": pair.stderr,
         },
         "regret_curve": result.regret_curve.tolist(),
+        "regret_curve_stderr": result.regret_curve_stderr.tolist(),
+        "reference_regret_curve": pair.b.regret_curve.tolist(),
+        "reference_regret_curve_stderr": pair.b.regret_curve_stderr.tolist(),
+        "random_step_regret": float(random_step_regret),
+        **extra,
     }
 
 

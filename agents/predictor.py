@@ -30,8 +30,9 @@ count the outcomes, and without it the network generalises to longer horizons
 
 Training (:func:`train_predictor`) draws batches of ``batch_size`` whole episodes from the
 task family and takes one Adam step on their mean log-loss per step (gradients clipped to norm
-1), for ``steps`` steps or ``max_seconds`` of training. Every ``eval_every`` steps the mean KL
-per step to the Bayes predictive is measured on fresh episodes
+1), for ``steps`` steps or ``max_seconds`` of training, the learning rate constant or (with
+``learning_rate_final``) decayed linearly to it over the ``steps``. Every ``eval_every`` steps
+the mean KL per step to the Bayes predictive is measured on fresh episodes
 (:func:`agents.training.predictor_evaluator`), logged to TensorBoard (``tb/``) and the
 checkpoint written. Checkpoints (``checkpoint.pt``) hold tensors and plain numbers only and
 load with ``torch.load(weights_only=True)``: no pickled code runs when a checkpoint is read.
@@ -51,7 +52,7 @@ from torch import nn
 
 from agents.machines import RecurrentMachine
 from agents.runs import load_run_folder
-from agents.training import TORCH_RNG, Session, TrainerConfig, predictor_evaluator, run_loop
+from agents.training import TORCH_RNG, Session, TrainerConfig, linear_schedule, predictor_evaluator, run_loop
 from agents.training import preset_config as _preset_config
 from bayes.evaluate import prediction_observation
 from bayes.models import BetaBernoulli, ConjugateModel, DirichletCategorical, GammaExponential, NormalKnownNoise
@@ -82,6 +83,8 @@ class PredictorConfig(TrainerConfig):
     hidden_size: int = 64
     batch_size: int = 256  #: episodes per gradient step
     learning_rate: float = 3e-3
+    #: decay the learning rate linearly to this over the ``steps`` budget (None: constant)
+    learning_rate_final: float | None = None
     steps: int = 3000  #: gradient steps to train for
     eval_every: int = 500
     eval_episodes: int = 2000
@@ -91,6 +94,8 @@ class PredictorConfig(TrainerConfig):
 
     def check(self) -> None:
         check_number(self.learning_rate, "learning_rate", 0.0, 1.0)
+        if self.learning_rate_final is not None:
+            check_number(self.learning_rate_final, "learning_rate_final", 0.0, 1.0)
 
     @classmethod
     def with_budget(cls, values: dict[str, Any], timesteps: int) -> dict[str, Any]:
@@ -231,6 +236,10 @@ def train_predictor(config: PredictorConfig, out_dir: str | os.PathLike[str], re
         loss_value = [float("nan")]
 
         def step() -> tuple[int, dict[str, Any]]:
+            if config.learning_rate_final is not None:
+                for group in optimizer.param_groups:
+                    group["lr"] = linear_schedule(config.learning_rate, config.learning_rate_final, 1.0, config.steps,
+                                                  session.progress)
             obs, x = _batch(model, horizon, config.batch_size, rng)
             raw, _ = network(torch.from_numpy(obs))
             loss = -network.log_prob(raw, torch.from_numpy(x)).mean()

@@ -52,7 +52,7 @@ import math
 import os
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, ClassVar
 
 import numpy as np
@@ -60,17 +60,19 @@ import torch
 from torch import nn
 
 from agents.bandit_eval import base_env
+from agents.belief import belief_features, belief_size
 from agents.machines import RecurrentMachine, flatten_state, unflatten_state
 from agents.runs import load_run_folder
 from agents.training import ActorCriticConfig, Session, bandit_evaluator, run_loop
 from agents.training import preset_config as _preset_config
 from meta_envs.catalog import native_vector_env
 
-__all__ = ["CORES", "PRESETS", "UPDATES", "RL2Config", "RL2Machine", "RecurrentActorCritic", "build_network",
+__all__ = ["CORES", "CRITICS", "PRESETS", "UPDATES", "RL2Config", "RL2Machine", "RecurrentActorCritic", "build_network",
            "load_rl2", "preset_config", "sample_actions", "train_rl2"]
 
 CORES = ("lstm", "gru", "rnn")
 UPDATES = ("a2c", "ppo")
+CRITICS = ("core", "belief")
 
 
 @dataclass
@@ -82,7 +84,7 @@ class RL2Config(ActorCriticConfig):
     ALGO: ClassVar[str] = "rl2"
     LABEL: ClassVar[str] = "rl2"
     RESUMABLE: ClassVar[tuple[str, ...]] = ("timesteps", "max_seconds", "torch_threads", "eval_every")
-    CHOICES: ClassVar[dict[str, tuple[str, ...]]] = {"core": CORES, "update": UPDATES}
+    CHOICES: ClassVar[dict[str, tuple[str, ...]]] = {"core": CORES, "update": UPDATES, "critic": CRITICS}
     POSITIVE_INTS: ClassVar[tuple[str, ...]] = ("hidden_size", "num_layers", "minibatches")
     FLAGS: ClassVar[tuple[str, ...]] = ("normalize_advantage", "value_trains_core")
 
@@ -95,6 +97,10 @@ class RL2Config(ActorCriticConfig):
     #: let the value loss train the core too (False: the core learns from the policy loss only,
     #: as RecurrentPPO's ``shared_lstm``; see the module docstring)
     value_trains_core: bool = False
+    #: what the value head reads: ``core``, the recurrent core's output; ``belief``, the exact
+    #: posterior and the elapsed time (:mod:`agents.belief`), during training only
+    critic: str = "core"
+    critic_arch: list[int] = field(default_factory=lambda: [64, 64])  #: belief critic's tanh layers
     update: str = "ppo"
     n_epochs: int = 1  #: ppo only
     minibatches: int = 16  #: ppo only: minibatches of whole episodes per epoch
@@ -108,6 +114,9 @@ class RL2Config(ActorCriticConfig):
             raise ValueError(f"eval_episodes must be >= 2, got {self.eval_episodes}")
         if self.minibatches > self.num_envs:
             raise ValueError(f"minibatches ({self.minibatches}) exceeds num_envs ({self.num_envs})")
+        if not isinstance(self.critic_arch, list) or not self.critic_arch or not all(
+                isinstance(n, int) and not isinstance(n, bool) and n > 0 for n in self.critic_arch):
+            raise ValueError(f"critic_arch must be a non-empty list of positive ints, got {self.critic_arch!r}")
 
 
 #: Tuned settings (``meta-bayes train ENV --algo rl2 --preset NAME``); the default preset of an
@@ -146,11 +155,17 @@ def _mlp(sizes: list[int], out: int, gain: float) -> nn.Sequential:
 class RecurrentActorCritic(nn.Module):
     """A recurrent core with a policy head and a value head: observations ``(T, B, obs_size)`` to
     logits ``(T, B, n_actions)`` and values ``(T, B)``. The core's state is torch's: ``(h, c)``
-    (LSTM) or ``h``, each ``(num_layers, B, hidden_size)``; :meth:`flat_state` makes it ``(B, d)``."""
+    (LSTM) or ``h``, each ``(num_layers, B, hidden_size)``; :meth:`flat_state` makes it ``(B, d)``.
+
+    ``belief_size > 0``: the belief critic. The value head is an MLP of ``critic_arch`` tanh
+    layers on belief features ``(T, B, belief_size)`` (:mod:`agents.belief`) and never sees
+    the core; the policy is unchanged, a function of the observations alone."""
 
     def __init__(self, obs_size: int, n_actions: int, core: str = "lstm", hidden_size: int = 64,
-                 num_layers: int = 1, net_arch: list[int] | None = None, value_trains_core: bool = False) -> None:
+                 num_layers: int = 1, net_arch: list[int] | None = None, value_trains_core: bool = False,
+                 belief_size: int = 0, critic_arch: list[int] | None = None) -> None:
         super().__init__()
+        self.belief_size = int(belief_size)
         self.value_trains_core = bool(value_trains_core)
         if core not in CORES:
             raise ValueError(f"core must be one of {CORES}, got {core!r}")
@@ -161,7 +176,14 @@ class RecurrentActorCritic(nn.Module):
         self.core = cls(obs_size, hidden_size, num_layers)
         sizes = [hidden_size, *(net_arch or [])]
         self.policy_head = _mlp(sizes, n_actions, 0.01)  # near-uniform initial policy, as SB3's heads
-        self.value_head = _mlp(sizes, 1, 1.0)
+        self.value_head = _mlp([belief_size, *(critic_arch or [64, 64])] if belief_size else sizes, 1, 1.0)
+
+    def values(self, out: torch.Tensor, beliefs: torch.Tensor | None) -> torch.Tensor | None:
+        """Values ``(T, B)`` from the core's output ``out`` or, with the belief critic, from
+        ``beliefs`` (None without them: the policy alone needs no value)."""
+        if self.belief_size:
+            return None if beliefs is None else self.value_head(beliefs).squeeze(-1)
+        return self.value_head(self._value_input(out)).squeeze(-1)
 
     def _value_input(self, out: torch.Tensor) -> torch.Tensor:
         """The core's output as the value head sees it: detached unless ``value_trains_core``."""
@@ -171,11 +193,12 @@ class RecurrentActorCritic(nn.Module):
     def state_size(self) -> int:
         return self.parts * self.num_layers * self.hidden_size
 
-    def forward(self, obs: torch.Tensor, state: Any = None) -> tuple[torch.Tensor, torch.Tensor, Any]:
+    def forward(self, obs: torch.Tensor, state: Any = None,
+                beliefs: torch.Tensor | None = None) -> tuple[torch.Tensor, torch.Tensor | None, Any]:
         """``(logits, values, final_state)`` for observations ``(T, B, obs_size)`` from ``state``
-        (``None``: zeros)."""
+        (``None``: zeros); see :meth:`values`."""
         out, state = self.core(obs, state)
-        return self.policy_head(out), self.value_head(self._value_input(out)).squeeze(-1), state
+        return self.policy_head(out), self.values(out, beliefs), state
 
     def flat_state(self, state: Any) -> torch.Tensor:
         """``(B, state_size)``: ``h`` of every layer, then (LSTM) ``c`` of every layer."""
@@ -213,10 +236,12 @@ def build_network(config: RL2Config) -> RecurrentActorCritic:
     """A fresh network for ``config``'s env; ``config.seed`` fixes its initial weights."""
     space = base_env(config.env_id, config.env_kwargs)
     obs_size, n_actions = int(space.observation_space.shape[0]), int(space.action_space.n)
+    beliefs = belief_size(space.model) if config.critic == "belief" else 0
     with torch.random.fork_rng():  # the initial weights come from the seed, the global RNG is left alone
         torch.manual_seed(config.seed)
         return RecurrentActorCritic(obs_size, n_actions, config.core, config.hidden_size, config.num_layers,
-                                    list(config.net_arch), config.value_trains_core)
+                                    list(config.net_arch), config.value_trains_core, beliefs,
+                                    list(config.critic_arch))
 
 
 def _gae(rewards: torch.Tensor, values: torch.Tensor, gamma: float, lam: float) -> torch.Tensor:
@@ -234,38 +259,45 @@ def _gae(rewards: torch.Tensor, values: torch.Tensor, gamma: float, lam: float) 
 
 @dataclass
 class _Batch:
-    """Whole episodes, ``(T, B, ...)`` tensors; with a2c, ``logits`` and ``values`` keep the graph."""
+    """Whole episodes, ``(T, B, ...)`` tensors; with a2c, ``logits`` and ``values`` keep the graph.
+    ``beliefs``: the belief critic's features (:mod:`agents.belief`) before each step, or None."""
 
     obs: torch.Tensor
     actions: torch.Tensor
     rewards: torch.Tensor
     logits: torch.Tensor
     values: torch.Tensor
+    beliefs: torch.Tensor | None = None
 
 
 def _rollout(network: RecurrentActorCritic, env: Any, seed: int, generator: torch.Generator, grad: bool) -> _Batch:
     """Step ``env``'s ``num_envs`` episodes from reset (seeded with ``seed``) to their end.
 
     Per step only the core and the policy head run; the value head runs once, over all steps.
+    With the belief critic the posterior of ``info`` is turned into features at every step;
+    the policy never reads them.
     """
-    obs_np, _ = env.reset(seed=seed)
-    obs, outs, logits, actions, rewards = [], [], [], [], []
+    obs_np, info = env.reset(seed=seed)
+    obs, outs, logits, actions, rewards, beliefs = [], [], [], [], [], []
     state = None
     with torch.set_grad_enabled(grad):
-        for _ in range(env.horizon):
+        for t in range(env.horizon):
+            if network.belief_size:
+                beliefs.append(belief_features(env.model, info["posterior"], t, env.horizon))
             x = torch.from_numpy(obs_np)
             out, state = network.core(x[None], state)
             step_logits = network.policy_head(out[0])
             action = sample_actions(torch.softmax(step_logits.detach(), dim=-1), generator)
-            obs_np, reward, _, _, _ = env.step(action.numpy())
+            obs_np, reward, _, _, info = env.step(action.numpy())
             obs.append(x)
             outs.append(out[0])
             logits.append(step_logits)
             actions.append(action)
             rewards.append(reward)
-        values = network.value_head(network._value_input(torch.stack(outs))).squeeze(-1)
+        features = torch.from_numpy(np.stack(beliefs)) if beliefs else None
+        values = network.values(torch.stack(outs), features)
     return _Batch(torch.stack(obs), torch.stack(actions), torch.from_numpy(np.stack(rewards).astype(np.float32)),
-                  torch.stack(logits), values)
+                  torch.stack(logits), values, features)
 
 
 def _targets(batch: _Batch, config: RL2Config) -> tuple[torch.Tensor, torch.Tensor]:
@@ -330,7 +362,8 @@ def _update(network: RecurrentActorCritic, optimizer: torch.optim.Optimizer, bat
     for _ in range(config.n_epochs):
         order = torch.randperm(batch.obs.shape[1], generator=generator)
         for rows in order.chunk(config.minibatches):
-            logits, values, _ = network(batch.obs[:, rows])
+            logits, values, _ = network(batch.obs[:, rows], None,
+                                        None if batch.beliefs is None else batch.beliefs[:, rows])
             loss, stats = loss_of(logits, values, rows)
             _gradient_step(network, optimizer, loss, config.max_grad_norm)
     return stats

@@ -74,5 +74,26 @@ class BayesPredictor:
             return state
         return np.maximum(state, 0.0)
 
+    def encode_state(self, state: np.ndarray) -> np.ndarray:
+        """The coordinates that the regressors of :mod:`bayes.simulation` read and produce: the
+        state itself, except for exponential outcomes, whose sum ``s`` becomes ``log(1 + s / b)``
+        (``b`` the prior rate), the log of the Lomax scale ``b + s`` over its prior value. The sum
+        of heavy-tailed outcomes spans orders of magnitude (Lomax(1, 1) outcomes have no mean), so
+        in raw units a least-squares fit is dominated by a few huge sums and misses the typical
+        small ones by far more than their size; the predictive depends on the sum through
+        ``log(b + s)``, which is what these coordinates make the regressor fit."""
+        state = np.array(state, dtype=np.float64)
+        if self.model.family == "gamma-exponential":
+            state[:, 1] = np.log1p(np.maximum(state[:, 1], 0.0) / float(self.model.rate))
+        return state
+
+    def decode_state(self, coordinates: np.ndarray) -> np.ndarray:
+        """The inverse of :meth:`encode_state` (a decoded sum may be negative: see :meth:`project_state`)."""
+        state = np.array(coordinates, dtype=np.float64)
+        if self.model.family == "gamma-exponential":
+            log_rate = np.log(float(self.model.rate))
+            state[:, 1] = np.exp(np.minimum(state[:, 1] + log_rate, 700.0)) - np.exp(log_rate)
+        return state
+
     def __repr__(self) -> str:
         return f"BayesPredictor({self.model!r})"

@@ -15,8 +15,9 @@ For each held-out transition ``(a_t, x_{t+1})`` (``a_{-1}`` the initial state, s
 - ``b~, out~ = B.step(phi(a_t), x_{t+1})``: ``B`` stepped from the mapped state;
 - **state dissimilarity**: :math:`\\sum \\|\\phi(a_{t+1}) - \\tilde b\\|^2 / \\sum \\|b_{t+1} -
   \\bar b\\|^2`, the squared error between the mapped next state of ``A`` and ``B``'s next state
-  from the mapped state, over the total variance of ``B``'s own states: 0 is a perfect match, 1
-  is no better than always answering ``B``'s mean state;
+  from the mapped state, over the total variance of ``B``'s own states (all in ``B``'s
+  regression coordinates, below): 0 is a perfect match, 1 is no better than always answering
+  ``B``'s mean state;
 - **output dissimilarity**: the mean over transitions of ``D(out_A(t+1), out~)``, with ``D`` the
   KL divergence between predictive distributions for predictors (:func:`bayes.kl.kl_divergence`)
   or the total-variation distance between action distributions for bandit policies
@@ -30,6 +31,16 @@ Both directions are run: ``"b_simulates_a"`` maps ``A``'s states into ``B`` and
 A machine whose states are constrained (integer counts, non-negative statistics) may define
 ``project_state(state) -> state``, the nearest valid state; it is applied to every state the
 regressor produces before that state is stepped.
+
+A machine whose state coordinates are ill-scaled for a least-squares regressor may define
+``encode_state(state) -> coordinates`` and its inverse ``decode_state(coordinates) -> state``
+(both ``(B, d)`` to ``(B, d')``): regressors then read and produce its states in those
+coordinates, ``project_state`` is applied after decoding, and the state dissimilarity is
+measured in them. The case in point is a sum of heavy-tailed outcomes (the Gamma-exponential
+predictor's ``sum x``): in raw units a few huge sums dominate the standardisation and the
+squared error, so the fitted map is off by tens of units on the typical small sums, while the
+output depends on the sum through its logarithm (the Lomax scale); see
+:meth:`bayes.predictors.BayesPredictor.encode_state`.
 
 The regressor is pluggable (anything with ``fit(X, Y)`` and ``predict(X)``); the default,
 :class:`MLPRegressor`, is a numpy multi-layer perceptron (this package depends on numpy and
@@ -182,6 +193,24 @@ def _project(machine: Any, state: np.ndarray) -> np.ndarray:
     return np.asarray(project(state), dtype=np.float64) if project is not None else state
 
 
+def _encode(machine: Any, states: np.ndarray) -> np.ndarray:
+    """``machine``'s states ``(..., d)`` in the coordinates its regressors work in (``encode_state``)."""
+    encode = getattr(machine, "encode_state", None)
+    if encode is None:
+        return states
+    flat = np.asarray(encode(states.reshape(-1, states.shape[-1])), dtype=np.float64)
+    return flat.reshape(*states.shape[:-1], flat.shape[-1])
+
+
+def _decode(machine: Any, coordinates: np.ndarray) -> np.ndarray:
+    """The inverse of :func:`_encode` (``decode_state``)."""
+    decode = getattr(machine, "decode_state", None)
+    if decode is None:
+        return coordinates
+    flat = np.asarray(decode(coordinates.reshape(-1, coordinates.shape[-1])), dtype=np.float64)
+    return flat.reshape(*coordinates.shape[:-1], flat.shape[-1])
+
+
 class MappedMachine:
     """The hybrid agent of a direction: keeps ``A``'s state, outputs what ``B`` outputs from the
     mapped state: ``step(a, x) = (A.step(a, x)[0], B.step(phi(a), x)[1])``."""
@@ -194,7 +223,8 @@ class MappedMachine:
 
     def step(self, state: np.ndarray, observation: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         next_state, _ = self.a.step(state, observation)
-        mapped = _project(self.b, self.regressor.predict(np.asarray(state, dtype=np.float64)))
+        coordinates = self.regressor.predict(_encode(self.a, np.asarray(state, dtype=np.float64)))
+        mapped = _project(self.b, _decode(self.b, coordinates))
         _, output = self.b.step(mapped, observation)
         return next_state, output
 
@@ -250,18 +280,22 @@ def _direction(
     divergence: Callable[[np.ndarray, np.ndarray], np.ndarray], returns: Callable[[StateMachine], np.ndarray] | None,
 ) -> DirectionResult:
     """``b`` simulates ``a``: fit phi on train episodes, measure on test episodes."""
-    t1, _, d_a = states_a.shape
+    t1 = states_a.shape[0]
     d_b = states_b.shape[2]
-    regressor.fit(states_a[:, train].reshape(-1, d_a), states_b[:, train].reshape(-1, d_b))
+    coords_a, coords_b = _encode(a, states_a), _encode(b, states_b)  # the regressor's coordinates
+    c_a, c_b = coords_a.shape[2], coords_b.shape[2]
+    regressor.fit(coords_a[:, train].reshape(-1, c_a), coords_b[:, train].reshape(-1, c_b))
     n_test, horizon = len(test), t1 - 1
-    mapped_all = regressor.predict(states_a[:, test].reshape(-1, d_a)).reshape(t1, n_test, d_b)  # phi(a_t)
+    phi = regressor.predict(coords_a[:, test].reshape(-1, c_a)).reshape(t1, n_test, c_b)  # phi(a_t), coordinates
+    mapped_all = _decode(b, phi)  # phi(a_t) as states of B, before projection
     x_next = inputs[:, test].reshape(horizon * n_test, -1)  # x_{t+1}
     mapped = _project(b, mapped_all[:-1].reshape(-1, d_b))  # phi(a_t) for t = -1 .. T-2, made valid
     b_next, out_b = b.step(mapped, x_next)
-    phi_next = mapped_all[1:].reshape(-1, d_b)  # phi(a_{t+1}), before projection
-    error = ((phi_next - np.asarray(b_next, dtype=np.float64)) ** 2).sum(axis=1).reshape(horizon, n_test)
-    own = states_b[1:, test]  # B's own next states on the test episodes
-    variance = ((own - own.reshape(-1, d_b).mean(axis=0)) ** 2).sum(axis=2)  # (T, n_test)
+    phi_next = phi[1:].reshape(-1, c_b)  # phi(a_{t+1}), before projection
+    b_next = _encode(b, np.asarray(b_next, dtype=np.float64))
+    error = ((phi_next - b_next) ** 2).sum(axis=1).reshape(horizon, n_test)
+    own = coords_b[1:, test]  # B's own next states on the test episodes
+    variance = ((own - own.reshape(-1, c_b).mean(axis=0)) ** 2).sum(axis=2)  # (T, n_test)
     total_variance = float(variance.sum())
     scale = total_variance if total_variance > 0 else 1.0
     per_episode_state = error.sum(axis=0) / (scale / n_test)  # each episode's share, scaled as the total

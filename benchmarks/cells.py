@@ -18,6 +18,7 @@ checkpoint). A record made with other settings is refused rather than mixed with
 from __future__ import annotations
 
 import json
+import platform
 import time
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
@@ -32,7 +33,7 @@ from agents.registry import training_config as registry_config
 from bayes.files import write_json
 
 __all__ = ["FIXED_KEYS", "STEPS", "Cell", "algo_fields", "cell_finished", "read_record", "record_path", "run_cell",
-           "training_config"]
+           "training_config", "versions"]
 
 STEPS = ("training", "evaluation", "simulation")  #: the steps of a cell, in order
 #: Config fields a cell sets itself (``seed``, the budget, the env), never through its hyperparameters.
@@ -85,6 +86,19 @@ class Cell:
         return json.loads(json.dumps(asdict(self)))
 
 
+def versions() -> dict[str, str]:
+    """The versions of Python and of the packages the results depend on."""
+    import importlib.metadata as md
+
+    out = {"python": platform.python_version()}
+    for package in ("meta-bayes", "numpy", "gymnasium", "torch", "stable-baselines3", "sb3-contrib"):
+        try:
+            out[package] = md.version(package)
+        except md.PackageNotFoundError:
+            out[package] = "not installed"
+    return out
+
+
 def algo_fields(algo: str) -> set[str]:
     """The config fields of ``algo``'s trainer that a cell's hyperparameters may set."""
     return trainer(algo).fields() - set(FIXED_KEYS)
@@ -125,12 +139,15 @@ def evaluate(cell: Cell, run: Path) -> dict[str, Any]:
     if cell.long_factor is not None:
         horizons.append(("long", horizon * cell.long_factor,
                          cell.long_episodes or max(1000, cell.eval_episodes // 4)))
-    keys = (("mean_return", "stderr", "bayes_optimal_return", "random_return", "bayes_gap", "paired", "regret_curve")
-            if cell.bandit else ("mean_kl", "mean_kl_stderr", "kl_per_step", "log_loss", "bayes_log_loss"))
+    keys = (("mean_return", "stderr", "bayes_optimal_return", "random_return", "bayes_gap", "paired", "regret_curve",
+             "regret_curve_stderr", "reference_regret_curve", "reference_regret_curve_stderr", "random_step_regret",
+             "references")
+            if cell.bandit else ("mean_kl", "mean_kl_stderr", "kl_per_step", "kl_per_step_stderr", "log_loss",
+                                 "bayes_log_loss"))
     out: dict[str, Any] = {}
     for label, h, episodes in horizons:
         summary = evaluate_run(run, episodes, h, seed=cell.eval_seed + cell.seed)
-        out[label] = {"horizon": h, "episodes": episodes, **{k: summary[k] for k in keys}}
+        out[label] = {"horizon": h, "episodes": episodes, **{k: summary[k] for k in keys if k in summary}}
     return out
 
 

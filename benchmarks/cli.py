@@ -18,7 +18,8 @@ Subcommands::
     meta-bayes simulate DIR [--episodes N] [--out FIGDIR] [--seed S] [--json]
                                                    the simulation analysis between the trained
                                                    agent and the Bayes agent, with its pictures
-    meta-bayes reproduce [--preset quick|full] [--out DIR] [--seeds N] [--tasks NAME ...] [--algo rl2]
+    meta-bayes reproduce [--preset quick|full] [--out DIR] [--seeds N] [--tasks NAME ...]
+                         [--algo rl2|recurrent-ppo|both] [--backend local|ray|serial] [--workers N] [--address ADDR]
                                                    the whole study and its report (DIR/report.md)
     meta-bayes sweep SPEC --out DIR [--backend local|ray|serial] [--address ADDR] [--workers N] [--report]
                      [--dry-run]                   a grid of tasks, algorithms, seeds, hyperparameters
@@ -185,9 +186,10 @@ def main(argv: Sequence[str] | None = None) -> int:
             summary = evaluate_run(args.run_dir, args.episodes, args.horizon, args.seed)
             print(json.dumps(summary) if args.json else summary_line(summary))
         elif args.command == "reproduce":
-            from benchmarks.reproduce import reproduce
+            from benchmarks.reproduce import run_from_arguments
 
-            reproduce(args.preset, args.out, args.seeds, args.tasks, log=_log, algo=args.algo)
+            if run_from_arguments(args, log=_log)["failed"]:
+                return 1
         elif args.command == "sweep":
             from benchmarks.sweep import sweep
 

@@ -5,7 +5,9 @@ Figures (PNG, under ``figures/``):
 - ``coin_fair_vs_bent.png``: the learned predictors of the fair-coin and the bent-coin task,
   and their Bayes predictors, reacting to the same first outcomes;
 - ``kl_per_step.png``: KL to the Bayes predictive per time step for every prediction task, up
-  to ``generalisation_factor`` times the trained horizon;
+  to ``generalisation_factor`` times the trained horizon, on log axes;
+- ``regret_per_step.png``: the per-step regret of every bandit agent and of its reference
+  policy on the same episodes, up to the same long horizon, on a log time axis;
 - ``regret_<task>.png``: cumulative regret over time of the learned agent and of the
   references (Bayes-optimal where its DP exists, Gittins, Thompson sampling, UCB, greedy),
   with 95% confidence bands;
@@ -15,6 +17,7 @@ Figures (PNG, under ``figures/``):
 
 from __future__ import annotations
 
+import itertools
 import json
 import os
 from collections.abc import Callable
@@ -27,6 +30,7 @@ import numpy as np
 from agents.bandit_eval import BANDIT_ENVS
 from bayes.files import write_json, write_text
 from benchmarks.figures import pyplot, save_figure
+from benchmarks.sweep_results import FACTORS, cell_metrics, paired_reference
 
 __all__ = ["report_folder", "write_report"]
 
@@ -73,25 +77,66 @@ def coin_figure(folder: Path, records: list[dict[str, Any]]) -> Path | None:
     return save_figure(fig, folder / "figures" / "coin_fair_vs_bent.png")
 
 
+def _smoothed(curve: Any) -> tuple[np.ndarray, np.ndarray]:
+    """``(t, mean)``: a per-step curve averaged over bins of about a tenth of ``t`` (log-spaced), so
+    that a log time axis shows it without the noise of single steps."""
+    curve = np.asarray(curve, dtype=float)
+    edges = np.unique(np.round(np.geomspace(1, len(curve) + 1, 60)).astype(int))
+    t = [0.5 * (a + b - 1) for a, b in itertools.pairwise(edges)]
+    return np.array(t), np.array([curve[a - 1:b - 1].mean() for a, b in itertools.pairwise(edges)])
+
+
 def kl_figure(folder: Path, records: list[dict[str, Any]]) -> Path | None:
-    """KL to the Bayes predictive per step, up to the long horizon, for every prediction task."""
+    """KL to the Bayes predictive per step, up to the long horizon (log axes), for every prediction task."""
     predictors = [r for r in records if r["env_id"] not in BANDIT_ENVS and r["seed"] == 0]
     if not predictors:
         return None
     plt = pyplot()
-    fig, ax = plt.subplots(figsize=(8, 4))
+    fig, ax = plt.subplots(figsize=(8, 4.5))
     trained = 0
     for record in predictors:
-        long = record["evaluation"]["long"]
+        long = record["evaluation"].get("long") or record["evaluation"]["trained"]
         trained = record["evaluation"]["trained"]["horizon"]
-        ax.plot(np.arange(1, long["horizon"] + 1), long["kl_per_step"], label=record["task"])
-    ax.axvline(trained, color="grey", ls=":", label="trained horizon")
+        ax.plot(*_smoothed(long["kl_per_step"]), label=_label(record))
+    _horizon_marks(ax, trained)
+    ax.set_xscale("log")
     ax.set_yscale("log")
-    ax.set_xlabel("time step")
-    ax.set_ylabel("KL(Bayes || learned), nats")
-    ax.set_title("KL to the Bayes predictive per step, beyond the trained horizon")
+    ax.set_xlabel("time step t (log scale)")
+    ax.set_ylabel("KL(Bayes || learned) at step t, nats")
+    ax.set_title("Prediction: KL to the Bayes predictive per step, up to 50 times the trained horizon", fontsize=10)
     ax.legend(fontsize=8)
     return save_figure(fig, folder / "figures" / "kl_per_step.png")
+
+
+def _horizon_marks(ax: Any, trained: int) -> None:
+    for factor, style in ((1, ":"), *((f, "--") for f in FACTORS)):
+        ax.axvline(factor * trained, color="grey", ls=style, lw=0.8,
+                   label="trained horizon" if factor == 1 else f"{factor}x")
+
+
+def regret_step_figure(folder: Path, records: list[dict[str, Any]]) -> Path | None:
+    """Per-step regret of every bandit agent and of its reference up to the long horizon (log time axis)."""
+    bandits = [r for r in records if r["env_id"] in BANDIT_ENVS and r["seed"] == 0
+               and "reference_regret_curve" in (r["evaluation"].get("long") or {})]
+    if not bandits:
+        return None
+    plt = pyplot()
+    fig, ax = plt.subplots(figsize=(8, 4.5))
+    for i, record in enumerate(bandits):
+        long = record["evaluation"]["long"]
+        colour = f"C{i}"
+        ax.plot(*_smoothed(long["regret_curve"]), color=colour, label=f"{_label(record)}: learned")
+        reference = long["paired"]["reference"]
+        ax.plot(*_smoothed(long["reference_regret_curve"]), color=colour, ls="--", lw=1,
+                label=f"{_label(record)}: {reference}")
+    _horizon_marks(ax, bandits[0]["evaluation"]["trained"]["horizon"])
+    ax.set_xscale("log")
+    ax.set_yscale("log")
+    ax.set_xlabel("time step t (log scale)")
+    ax.set_ylabel("expected regret at step t")
+    ax.set_title("Bandits: per-step regret of the learned agents and their references", fontsize=10)
+    ax.legend(fontsize=7)
+    return save_figure(fig, folder / "figures" / "regret_per_step.png")
 
 
 def _references(env: Any) -> list[tuple[str, Any]]:
@@ -163,6 +208,10 @@ def _pair(record: dict[str, Any], direction: str, digits: int) -> str:
     return f"{_fmt(pair['state_dissimilarity'])} / {_fmt(pair['output_dissimilarity'], digits)}"
 
 
+def _training(training: dict[str, Any]) -> str:
+    return f"{training['train_seconds']:.0f} s, {training['train_steps']:,} steps"
+
+
 def _tables(records: list[dict[str, Any]], folder: Path) -> list[str]:
     """The per-run tables of the prediction and the bandit tasks (a table only where it has rows)."""
     predictors = [r for r in records if r["env_id"] not in BANDIT_ENVS]
@@ -170,30 +219,30 @@ def _tables(records: list[dict[str, Any]], folder: Path) -> list[str]:
     lines: list[str] = []
     if predictors:
         lines += ["## Prediction tasks", "",
-                  "| task | seed | mean KL per step | KL at 5x horizon | bayes_in_agent state / output | "
-                  "agent_in_bayes state / output | training |", "|---|---:|---:|---:|---:|---:|---:|"]
+                  "| task | seed | mean KL per step | KL per step at 5x / 50x horizon | "
+                  "bayes_in_agent state / output | agent_in_bayes state / output | training |",
+                  "|---|---:|---:|---:|---:|---:|---:|"]
     for r in predictors:
-        ev, tr = r["evaluation"], r["training"]
+        ev, tr, m = r["evaluation"], r["training"], cell_metrics(r)
         kl = f"{_fmt(ev['trained']['mean_kl'], 5)} ± {_fmt(ev['trained']['mean_kl_stderr'], 5)}"
-        long = _fmt(ev["long"]["mean_kl"], 5) if "long" in ev else "n/a"
         lines.append(
-            f"| {_label(r)} | {r['seed']} | {kl} | {long} | "
-            f"{_pair(r, 'bayes_in_agent', 5)} | {_pair(r, 'agent_in_bayes', 5)} | {tr['train_seconds']:.0f} s |")
+            f"| {_label(r)} | {r['seed']} | {kl} | {_fmt(m.get('kl_5x'), 5)} / {_fmt(m.get('kl_50x'), 5)} | "
+            f"{_pair(r, 'bayes_in_agent', 5)} | {_pair(r, 'agent_in_bayes', 5)} | {_training(tr)} |")
     if bandits:
         lines += [*([""] if predictors else []), "## Bandit tasks", "",
-                  "| task | seed | return | Bayes-optimal | Bayes gap | paired vs reference | gap at 5x horizon | "
-                  "bayes_in_agent state / TV | agent_in_bayes state / TV | training |",
-                  "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|"]
+                  "| task | seed | return | Bayes-optimal | paired gap (reference) | excess regret at 5x / 50x "
+                  "horizon | bayes_in_agent state / TV | agent_in_bayes state / TV | training |",
+                  "|---|---:|---:|---:|---:|---:|---:|---:|---:|"]
     for r in bandits:
-        ev, tr = r["evaluation"], r["training"]
-        trained, long = ev["trained"], ev.get("long", {})
-        paired = trained["paired"]
+        ev, tr, m = r["evaluation"], r["training"], cell_metrics(r)
+        trained = ev["trained"]
+        gap = "n/a" if m.get("paired_gap") is None else (
+            f"{m['paired_gap']:.4f} ± {m['paired_gap_stderr']:.4f} ({paired_reference(trained)})")
         lines.append(
             f"| {_label(r)} | {r['seed']} | {_fmt(trained['mean_return'])} ± {_fmt(trained['stderr'])} | "
-            f"{_fmt(trained['bayes_optimal_return'])} | {_fmt(trained['bayes_gap'])} | "
-            f"{paired['mean_difference']:+.4f} ± {paired['stderr']:.4f} ({paired['reference']}) | "
-            f"{_fmt(long.get('bayes_gap'))} | {_pair(r, 'bayes_in_agent', 4)} | {_pair(r, 'agent_in_bayes', 4)} | "
-            f"{tr['train_seconds']:.0f} s, {tr['train_steps']:,} steps |")
+            f"{_fmt(trained['bayes_optimal_return'])} | {gap} | "
+            f"{_fmt(m.get('regret_5x'))} / {_fmt(m.get('regret_50x'))} | {_pair(r, 'bayes_in_agent', 4)} | "
+            f"{_pair(r, 'agent_in_bayes', 4)} | {_training(tr)} |")
     return lines
 
 
@@ -207,6 +256,9 @@ def write_report(folder: Path, results: dict[str, Any], log: Callable[[str], Non
     kl = kl_figure(folder, records)
     if kl is not None:
         figures["kl"] = str(kl)
+    regret_steps = regret_step_figure(folder, records)
+    if regret_steps is not None:
+        figures["regret_steps"] = str(regret_steps)
     first = {}  # the first seed of each config
     for record in records:
         first.setdefault(_label(record), record)
@@ -228,7 +280,13 @@ def write_report(folder: Path, results: dict[str, Any], log: Callable[[str], Non
              "for predictors, total variation for bandit policies; state dissimilarity: squared error of the mapped "
              "transitions over the variance of the simulating agent's states (0 perfect, 1 no better than the mean).",
              ""]
-    if results.get("configs"):  # a sweep: the configs across seeds first, then every run
+    if results.get("claims"):  # the study: the paper's claims as verdicts first
+        from benchmarks.claims import claims_lines
+
+        lines += [*claims_lines(results["claims"]["rows"]), ""]
+    if results.get("failed"):
+        lines += ["## Failed cells", "", *(f"- {f['cell']}: {f['error']}" for f in results["failed"]), ""]
+    if results.get("configs"):  # the configs across seeds, then every run
         from benchmarks.sweep_results import table_lines
 
         lines += ["## Across seeds", "", *table_lines(results["configs"])]
@@ -237,6 +295,9 @@ def write_report(folder: Path, results: dict[str, Any], log: Callable[[str], Non
         lines += ["## Fair coin and bent coin", "", f"![coin]({rel(figures['coin'])})", ""]
     if "kl" in figures:
         lines += ["## KL per step beyond the trained horizon", "", f"![kl]({rel(figures['kl'])})", ""]
+    if "regret_steps" in figures:
+        lines += ["## Per-step regret beyond the trained horizon", "",
+                  f"![regret per step]({rel(figures['regret_steps'])})", ""]
     for key, path in figures.items():
         if key.startswith("regret_"):
             lines += [f"## {key[7:]}: cumulative regret", "", f"![{key}]({rel(path)})", ""]
@@ -245,7 +306,9 @@ def write_report(folder: Path, results: dict[str, Any], log: Callable[[str], Non
         for path in record.get("simulation", {}).get("figures", []):
             lines += [f"### {_label(record)} (seed {record['seed']}): {Path(path).stem}", "", f"![]({rel(path)})", ""]
     versions = ", ".join(f"{k} {v}" for k, v in results["versions"].items())
-    setup = (f"Budget: `{json.dumps(results['budget'])}`; seeds: {results['seeds']}" if "budget" in results
+    setup = (f"Budget: `{json.dumps(results['budget'])}`; seeds: {results['seeds']}; trainer of the bandit tasks: "
+             f"{results.get('algo', 'recurrent-ppo')}; backend: {results.get('backend', 'serial')}"
+             if "budget" in results
              else f"SPEC: `{results['spec']}` ({results['cells']} cells, {results['finished']} finished)")
     lines += ["## Set-up", "", f"{setup}; {versions}.", ""]
     report = folder / "report.md"

@@ -5,6 +5,7 @@ Usage::
     python -m benchmarks.rl2_training                              # both parts
     python -m benchmarks.rl2_training --part throughput --seconds 30
     python -m benchmarks.rl2_training --part quality --cases bandit-2arm --out runs/rl2-bench
+    python -m benchmarks.rl2_training --part curve --cases bandit-2arm --critics core belief --seeds 0 1 2
     python -m benchmarks.rl2_training --json
 
 Parts, with their targets:
@@ -19,10 +20,18 @@ Parts, with their targets:
 - ``quality``: for each case of :data:`CASES`, the env's rl2 preset trained for its own budget
   (a finished run in ``--out`` is reused, an unfinished one resumed), then evaluated exactly as
   ``meta-bayes evaluate DIR --json`` does (20,000 episodes, paired with the Bayes-optimal policy
-  on the same tasks and reward draws). Targets: Bayes gap at most 2% on ``MetaBandit-v0``'s
-  defaults within 5 minutes of training; at most 5% on 3 arms and on horizon 100 within 15
-  minutes each; on ``MetaGaussianBandit-v0`` a return at least that of Thompson sampling and of
-  the Gittins index policy on the same episodes.
+  on the same tasks and reward draws). Targets: paired Bayes gap (the return's shortfall against
+  the Bayes-optimal policy on the same episodes, over the Bayes-optimal minus random return) at
+  most 2% on ``MetaBandit-v0``'s defaults within 90 seconds of training; at most 5% on 3 arms
+  and on horizon 100 within 15 minutes each; on ``MetaGaussianBandit-v0`` a return at least
+  that of Thompson sampling and of the Gittins index policy on the same episodes.
+- ``curve``: sample efficiency, the critics side by side (no target): for each case, critic
+  (``core``: the value head on the LSTM's output; ``belief``: on the exact posterior and the
+  time, :mod:`agents.belief`) and seed, the case's preset trained for ``--timesteps`` env
+  steps, evaluated every ``--eval-every`` steps on 4,000 held-out episodes paired with the
+  reference policy; printed as the paired Bayes gap (Bernoulli arms) or the paired difference
+  with Thompson sampling (normal arms) against env steps and seconds, mean ± standard error
+  over the seeds.
 """
 
 from __future__ import annotations
@@ -42,9 +51,8 @@ import gymnasium as gym
 import torch
 
 import meta_envs
-from agents.bandit_eval import bandit_evaluation_kwargs, base_env, evaluate_bandit_agent
+from agents.bandit_eval import evaluate_bandit_agent
 from agents.rl2 import preset_config, train_rl2
-from bayes.evaluate import PairedComparison
 
 ENV_ID = "MetaBandit-v0"
 TARGETS = {"steps_per_second": 200_000, "ratio": 50.0}
@@ -64,13 +72,12 @@ class Case:
 
 
 CASES = (
-    Case("bandit-2arm", ENV_ID, {}, 5.0, 0.02),
+    Case("bandit-2arm", ENV_ID, {}, 1.5, 0.02),
     Case("gaussian-bandit", "MetaGaussianBandit-v0"),
     Case("bandit-3arm", ENV_ID, {"n_arms": 3}, 15.0, 0.05, {"timesteps": 100_000_000}),
     Case("bandit-2arm-h100", ENV_ID, {"horizon": 100}, 15.0, 0.05,
          {"timesteps": 100_000_000, "num_envs": 2048, "gae_lambda": 0.99}),
 )
-GITTINS_DISCOUNTS = (0.8, 0.9, 0.95)  #: the Gittins policies the Gaussian agent is paired with
 
 
 # ---------------------------------------------------------------------------- throughput
@@ -118,22 +125,13 @@ def log(message: str) -> None:
 
 def _gaussian_pairs(run_dir: Path, episodes: int, seed: int) -> dict[str, Any]:
     """The agent's return minus Thompson sampling's and each Gittins policy's, on the same episodes."""
+    from agents.evaluation import gaussian_references
     from agents.runs import load_run
-    from bayes.bandits import GaussianGittinsPolicy, GaussianThompsonSampling
 
     machine, config = load_run(run_dir)
-    kwargs = bandit_evaluation_kwargs(base_env(config.env_id, config.env_kwargs))
     agent = evaluate_bandit_agent(machine, config.env_id, config.env_kwargs, episodes, seed)
-    policies = {"thompson-sampling": GaussianThompsonSampling(kwargs["n_arms"], kwargs["prior"], kwargs["noise_std"])}
-    for discount in GITTINS_DISCOUNTS:
-        policies[f"gittins-{discount}"] = GaussianGittinsPolicy(kwargs["n_arms"], discount, kwargs["prior"],
-                                                                kwargs["noise_std"])
-    pairs = {}
-    for name, policy in policies.items():
-        pair = PairedComparison.of(agent, evaluate_bandit_agent(policy, config.env_id, config.env_kwargs, episodes,
-                                                                seed))
-        pairs[name] = {"return": pair.b.mean_return, "difference": pair.mean_difference, "stderr": pair.stderr}
-    return {"mean_return": agent.mean_return, "stderr": agent.stderr, "pairs": pairs}
+    return {"mean_return": agent.mean_return, "stderr": agent.stderr,
+            "pairs": gaussian_references(agent, config, episodes, seed)}
 
 
 def quality(cases: Sequence[Case], out: str, episodes: int, seed: int, echo: bool = True) -> list[dict[str, Any]]:
@@ -157,12 +155,61 @@ def quality(cases: Sequence[Case], out: str, episodes: int, seed: int, echo: boo
     return rows
 
 
-def _gap_met(row: dict[str, Any]) -> bool | None:
-    """A Bernoulli case's target: Bayes gap at most ``max_gap`` within ``minutes`` (None: no gap target)."""
-    s = row["evaluate"]
-    if s["bayes_gap"] is None or row["max_gap"] is None:
+def curve(cases: Sequence[Case], critics: Sequence[str], seeds: Sequence[int], timesteps: int, eval_every: int,
+          threads: int, out: str) -> list[dict[str, Any]]:
+    """The paired figure of every evaluation during training, per case, critic and seed."""
+    rows = []
+    for case in cases:
+        for critic in critics:
+            for seed in seeds:
+                overrides = {**case.overrides, "timesteps": timesteps, "eval_every": eval_every,
+                             "eval_episodes": 4000, "torch_threads": threads, "critic": critic}
+                config = preset_config(case.env_id, case.env_id, case.env_kwargs, seed=seed, **overrides)
+                folder = Path(out) / "curve" / f"{case.name}-{critic}-{timesteps}-seed{seed}"
+                log(f"== {case.name}, {critic} critic, seed {seed}: {config.timesteps:,} env steps")
+                trained = train_rl2(config, folder, log=lambda m: log(f"   {m}"))
+                points = [{"timesteps": h["timesteps"], "seconds": h["seconds"],
+                           "figure": h.get("paired_gap", h["paired_difference"])} for h in trained["history"]]
+                rows.append({"case": case.name, "critic": critic, "seed": seed, "points": points,
+                             "figure": "paired_gap" if "paired_gap" in trained["history"][-1] else
+                             "paired_difference"})
+    return rows
+
+
+def _print_curve(rows: Sequence[dict[str, Any]]) -> None:
+    import numpy as np
+
+    for case in dict.fromkeys(r["case"] for r in rows):
+        of_case = [r for r in rows if r["case"] == case]
+        critics = list(dict.fromkeys(r["critic"] for r in of_case))
+        print(f"{case}: {of_case[0]['figure']} (mean ± standard error over seeds) against env steps", flush=True)
+        print("| env steps | " + " | ".join(f"{c} critic | {c} seconds" for c in critics) + " |")
+        print("|---:|" + "---:|---:|" * len(critics))
+        steps = sorted({p["timesteps"] for r in of_case for p in r["points"]})
+        for step in steps:
+            cells = []
+            for critic in critics:
+                points = [p for r in of_case if r["critic"] == critic for p in r["points"] if p["timesteps"] == step]
+                values = np.array([p["figure"] for p in points])
+                se = values.std(ddof=1) / np.sqrt(len(values)) if len(values) > 1 else float("nan")
+                cells.append(f"{values.mean():.4f} ± {se:.4f} | {np.mean([p['seconds'] for p in points]):.0f}")
+            print(f"| {step:,} | " + " | ".join(cells) + " |", flush=True)
+
+
+def _paired_gap(summary: dict[str, Any]) -> float | None:
+    """The Bayes gap from the return paired with the Bayes-optimal policy's (None without that reference)."""
+    paired = summary["paired"]
+    if summary["bayes_gap"] is None or paired["reference"] != "bayes-optimal":
         return None
-    return s["bayes_gap"] <= row["max_gap"] and row["train_seconds"] <= 60 * row["minutes"]
+    return -paired["mean_difference"] / (summary["bayes_optimal_return"] - summary["random_return"])
+
+
+def _gap_met(row: dict[str, Any]) -> bool | None:
+    """A Bernoulli case's target: paired Bayes gap at most ``max_gap`` within ``minutes`` (None: no gap target)."""
+    gap = _paired_gap(row["evaluate"])
+    if gap is None or row["max_gap"] is None:
+        return None
+    return gap <= row["max_gap"] and row["train_seconds"] <= 60 * row["minutes"]
 
 
 def _verdicts(report: dict[str, Any]) -> list[bool]:
@@ -184,14 +231,13 @@ def _print_row(row: dict[str, Any]) -> None:
     head = (f"{row['case']}: {row['timesteps']:,} env steps in {row['train_seconds'] / 60:.2f} min; return "
             f"{s['mean_return']:.4f} ± {s['stderr']:.4f} on {s['episodes']:,} episodes")
     if s["bayes_gap"] is not None:
-        scale = s["bayes_optimal_return"] - s["random_return"]
-        paired_gap = -paired["mean_difference"] / scale if paired["reference"] == "bayes-optimal" else None
+        paired_gap = _paired_gap(s)
         met = _gap_met(row)
-        extra = "" if paired_gap is None else f", from the paired difference {paired_gap:.4f}"
+        extra = "" if paired_gap is None else f"; paired gap {paired_gap:.4f}"
         print(f"{head} (Bayes-optimal {s['bayes_optimal_return']:.4f}, random {s['random_return']:.4f}); "
               f"Bayes gap {s['bayes_gap']:.4f}{extra}; minus {paired['reference']} on the same episodes "
-              f"{paired['mean_difference']:+.4f} ± {paired['stderr']:.4f} (target gap <= {row['max_gap']} within "
-              f"{row['minutes']:.0f} min: {'met' if met else 'MISSED'})", flush=True)
+              f"{paired['mean_difference']:+.4f} ± {paired['stderr']:.4f} (target paired gap <= {row['max_gap']} "
+              f"within {60 * row['minutes']:.0f} s: {'met' if met else 'MISSED'})", flush=True)
     else:
         print(head, flush=True)
     for name, pair in row.get("gaussian", {}).get("pairs", {}).items():
@@ -202,7 +248,12 @@ def _print_row(row: dict[str, Any]) -> None:
 
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--part", choices=("all", "throughput", "quality"), default="all")
+    parser.add_argument("--part", choices=("all", "throughput", "quality", "curve"), default="all")
+    parser.add_argument("--critics", nargs="+", choices=("core", "belief"), default=["core", "belief"],
+                        help="curve: the critics to compare")
+    parser.add_argument("--seeds", nargs="+", type=int, default=[0, 1, 2], help="curve: training seeds")
+    parser.add_argument("--timesteps", type=int, default=24_000_000, help="curve: env steps per run")
+    parser.add_argument("--eval-every", type=int, default=4_000_000, help="curve: env steps between evaluations")
     parser.add_argument("--seconds", type=float, default=30.0, help="training time of each throughput measurement")
     parser.add_argument("--threads", type=int, default=min(2, os.cpu_count() or 1))
     parser.add_argument("--cases", nargs="+", choices=[c.name for c in CASES], default=[c.name for c in CASES])
@@ -226,6 +277,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.part in ("all", "quality"):
         cases = [c for c in CASES if c.name in args.cases]
         report["quality"] = quality(cases, args.out, args.episodes, args.seed, echo=not args.json)
+    if args.part == "curve":
+        cases = [c for c in CASES if c.name in args.cases]
+        report["curve"] = curve(cases, args.critics, args.seeds, args.timesteps, args.eval_every, args.threads,
+                                args.out)
+        if not args.json:
+            _print_curve(report["curve"])
     if args.json:
         print(json.dumps(report, indent=2))
     return 0 if all(_verdicts(report)) else 1  # a missed target exits 1

@@ -57,10 +57,11 @@ from pathlib import Path
 from typing import Any
 
 from bayes.files import write_json, write_text
-from benchmarks.cells import Cell, cell_finished, read_record, record_path, run_cell
+from benchmarks.cells import Cell, cell_finished, read_record, record_path, run_cell, versions
 from benchmarks.sweep_spec import SweepSpec, load_spec
 
-__all__ = ["BACKENDS", "CONNECT_TIMEOUT", "attempt_cell", "check_ray_address", "sweep"]
+__all__ = ["BACKENDS", "CONNECT_TIMEOUT", "attempt_cell", "check_backend", "check_ray_address", "default_workers",
+           "run_cells", "sweep"]
 
 BACKENDS = ("local", "ray", "serial")
 CONNECT_TIMEOUT = 5.0  #: seconds to wait for a Ray cluster's address to answer
@@ -365,6 +366,64 @@ def _terminate_as_interrupt() -> Iterator[None]:
         signal.signal(signal.SIGTERM, previous)
 
 
+def check_backend(backend: str, workers: int | None, address: str | None) -> None:
+    """``ValueError`` naming the flag for an unknown backend, a bad ``--workers`` or a misplaced ``--address``."""
+    if backend not in BACKENDS:
+        raise ValueError(f"--backend must be one of {BACKENDS}, got {backend!r}")
+    if workers is not None and (isinstance(workers, bool) or not isinstance(workers, int) or workers < 1):
+        raise ValueError(f"--workers must be an int >= 1, got {workers!r}")
+    if address is not None and backend != "ray":
+        raise ValueError(f"--address applies to --backend ray, not {backend}")
+
+
+def default_workers(backend: str, workers: int | None, threads: int) -> int | None:
+    """Cells at a time: ``workers``, or on the local backend the cores over ``threads`` per cell."""
+    if workers is None and backend == "local":
+        return max(1, (os.cpu_count() or 1) // threads)
+    return workers
+
+
+def run_cells(cells: Sequence[Cell], folder: Path, backend: str, address: str | None, workers: int | None,
+              threads: int, log: Callable[[str], None],
+              on_finish: Callable[[Cell, dict[str, Any]], None] | None = None,
+              started: Callable[[], None] | None = None) -> dict[str, dict[str, Any]]:
+    """Run ``cells`` into ``folder`` on ``backend`` (``workers`` at a time, ``threads`` CPUs per Ray
+    task); returns the failures (cell name -> last outcome, also written to ``failed/<cell>.json``).
+
+    The backend starts (Ray joins its cluster, or raises ``ConnectionError``) before ``started()``
+    is called and anything is written. Each finished record is written into ``folder`` (it may
+    come from a Ray node that does not share it), then ``on_finish(cell, record)`` is called.
+    Ctrl-C or SIGTERM: the running cells write their checkpoints, then ``KeyboardInterrupt``.
+    """
+    runner: Any = None
+    if cells:
+        if backend == "serial":
+            runner = _Serial(str(folder))
+        elif backend == "local":
+            runner = _Local(str(folder), workers or 1)
+        else:
+            runner = _Ray(str(folder), address, workers, threads)
+
+    def finish(cell: Cell, record: dict[str, Any]) -> None:
+        write_json(record_path(folder, cell.name), record)
+        if on_finish is not None:
+            on_finish(cell, record)
+
+    failed: dict[str, dict[str, Any]] = {}
+    try:
+        if started is not None:
+            started()
+        if runner is not None:
+            with _terminate_as_interrupt():
+                failed = _schedule(cells, runner, workers or len(cells), log, finish)
+    finally:
+        if runner is not None:
+            runner.close()
+    for name, outcome in failed.items():
+        write_json(folder / "failed" / f"{name}.json", outcome)
+    return failed
+
+
 def _check_folder(out: Path) -> None:
     """Refuse a folder that holds something other than a sweep (its cells' records are checked as
     they are read: :func:`~benchmarks.cells.read_record` refuses one made with other settings)."""
@@ -385,20 +444,14 @@ def sweep(spec: str | Path | SweepSpec, out: str | Path, backend: str = "local",
     Ray default: as many as the cluster's CPUs allow). Raises ``ValueError`` (a bad SPEC names
     its line and key) or ``ConnectionError`` (an unreachable Ray address) before any cell runs.
     """
-    if backend not in BACKENDS:
-        raise ValueError(f"--backend must be one of {BACKENDS}, got {backend!r}")
-    if workers is not None and (isinstance(workers, bool) or not isinstance(workers, int) or workers < 1):
-        raise ValueError(f"--workers must be an int >= 1, got {workers!r}")
-    if address is not None and backend != "ray":
-        raise ValueError(f"--address applies to --backend ray, not {backend}")
+    check_backend(backend, workers, address)
     if not isinstance(spec, SweepSpec):
         spec = load_spec(spec)
     folder = Path(out).resolve()
     _check_folder(folder)
     todo = [c for c in spec.cells if not cell_finished(read_record(folder, c), c)]  # every record read and checked
     threads = max(c.threads or 1 for c in spec.cells)
-    if workers is None and backend == "local":
-        workers = max(1, (os.cpu_count() or 1) // threads)
+    workers = default_workers(backend, workers, threads)
     log(f"sweep {spec.name}: {len(spec.cells)} cells in {len(spec.configs)} configs; {len(spec.cells) - len(todo)} "
         f"already finished, {len(todo)} to run on the {backend} backend"
         + (f" ({workers} at a time)" if workers else ""))
@@ -408,31 +461,15 @@ def sweep(spec: str | Path | SweepSpec, out: str | Path, backend: str = "local",
             log(f"  {'to run  ' if cell.name in waiting else 'finished'}  {cell.name}")
         return {"kind": "plan", "cells": [c.as_dict() for c in spec.cells], "todo": [c.name for c in todo]}
     start = time.perf_counter()
-    runner: Any = None
-    if todo:  # Ray joins its cluster (or fails) before anything is written
-        if backend == "serial":
-            runner = _Serial(str(folder))
-        elif backend == "local":
-            runner = _Local(str(folder), workers)
-        else:
-            runner = _Ray(str(folder), address, workers, threads)
 
     def finish(cell: Cell, record: dict[str, Any]) -> None:
-        write_json(record_path(folder, cell.name), record)  # from a Ray node without the shared folder
         (folder / "failed" / f"{cell.name}.json").unlink(missing_ok=True)
 
-    failed: dict[str, dict[str, Any]] = {}
-    try:
+    def started() -> None:
         folder.mkdir(parents=True, exist_ok=True)
         write_json(folder / MANIFEST, {"name": spec.name, "spec": str(spec.source), "data": spec.data})
-        if runner is not None:
-            with _terminate_as_interrupt():
-                failed = _schedule(todo, runner, workers or len(todo), log, finish)
-    finally:
-        if runner is not None:
-            runner.close()
-    for name, outcome in failed.items():
-        write_json(folder / "failed" / f"{name}.json", outcome)
+
+    failed = run_cells(todo, folder, backend, address, workers, threads, log, finish, started)
     results = collect(folder, spec, failed, time.perf_counter() - start, backend, workers)
     if report and results["results"]:
         from benchmarks.report import write_report
@@ -446,7 +483,6 @@ def sweep(spec: str | Path | SweepSpec, out: str | Path, backend: str = "local",
 def collect(folder: Path, spec: SweepSpec, failed: dict[str, dict[str, Any]], seconds: float, backend: str,
             workers: int | None) -> dict[str, Any]:
     """Aggregate the finished records of ``spec``'s cells into ``results.json`` and ``table.md``."""
-    from benchmarks.reproduce import versions
     from benchmarks.sweep_results import aggregate, table_lines
 
     records = []

@@ -7,11 +7,20 @@ exact for normal values). One seed gives no interval (``None``).
 
 Metrics of a bandit cell, at the trained horizon unless named ``long_``: ``return``,
 ``bayes_gap`` (``(V* - R) / (V* - V_random)``), ``paired_difference`` (the agent's return minus
-the reference's on the same episodes) and ``paired_gap`` (the Bayes gap from that paired
-difference, where the reference is the Bayes-optimal policy), ``long_bayes_gap``. Of a
-predictor cell: ``mean_kl`` (nats per step to the Bayes predictive), ``excess_log_loss``
-(log-loss over the Bayes predictor's), ``long_mean_kl``. Of both: ``train_seconds`` and, with
-the simulation analysis, the state and output dissimilarities of both directions.
+the reference's on the same episodes) and ``paired_gap``: the shortfall against the best
+reference on the same episodes, ``-(R - R_ref) / (R_ref - V_random)`` with its standard error,
+where the reference is the Bayes-optimal policy (Bernoulli arms; then it is the Bayes gap
+estimated from the paired difference) or the best of the Gittins index policies (Gaussian
+arms, where no exact DP exists); ``long_bayes_gap``; ``regret_<f>x``: at ``f`` times the
+trained horizon ``T`` (for each ``f`` of :data:`FACTORS` the long evaluation reaches), the
+agent's per-step regret minus the reference's, averaged over the window ``(0.9 f T, f T]``, as
+a fraction of the random policy's per-step regret. Of a predictor cell: ``mean_kl`` (nats per
+step to the Bayes predictive), ``excess_log_loss`` (log-loss over the Bayes predictor's),
+``long_mean_kl``, ``kl_<f>x`` (KL per step averaged over the same window). Of both:
+``train_seconds`` and, with the simulation analysis, the state and output dissimilarities of
+both directions. ``<metric>_stderr`` is the standard error of one cell's estimate where it has
+one; over a window it is the mean of the per-step standard errors (an upper bound of the
+window mean's: the steps are correlated), for a difference of two curves the sum of theirs.
 """
 
 from __future__ import annotations
@@ -24,7 +33,10 @@ import numpy as np
 
 from agents.bandit_eval import BANDIT_ENVS
 
-__all__ = ["aggregate", "cell_metrics", "mean_interval", "table_lines"]
+__all__ = ["FACTORS", "aggregate", "cell_metrics", "mean_interval", "paired_reference", "table_lines",
+           "window_metrics"]
+
+FACTORS = (5, 50)  #: the multiples of the trained horizon the generalisation figures are read at
 
 
 def mean_interval(values: Sequence[float], level: float = 0.95) -> dict[str, Any]:
@@ -51,9 +63,59 @@ def _simulation_metrics(record: dict[str, Any]) -> dict[str, float | None]:
         return {}
     out = {}
     for direction in ("bayes_in_agent", "agent_in_bayes"):
-        out[f"{direction}_state"] = simulation[direction]["state_dissimilarity"]
-        out[f"{direction}_output"] = simulation[direction]["output_dissimilarity"]
+        result = simulation[direction]
+        out[f"{direction}_state"] = result["state_dissimilarity"]
+        out[f"{direction}_state_stderr"] = result.get("state_stderr")
+        out[f"{direction}_output"] = result["output_dissimilarity"]
+        out[f"{direction}_output_stderr"] = result.get("output_stderr")
     return out
+
+
+def window_metrics(long: dict[str, Any] | None, horizon: int, bandit: bool) -> dict[str, float]:
+    """``kl_<f>x`` or ``regret_<f>x`` (and ``_stderr``) for each ``f`` of :data:`FACTORS` that the
+    long evaluation ``long`` (its ``horizon`` at least ``f * horizon``) reaches; see the module
+    docstring."""
+    out: dict[str, float] = {}
+    if not long:
+        return out
+    for factor in FACTORS:
+        end = factor * horizon
+        if end > long["horizon"]:
+            continue
+        window = slice(end - max(1, end // 10), end)
+        if bandit:
+            if "reference_regret_curve" not in long:
+                continue
+            scale = long["random_step_regret"]
+            excess = np.subtract(long["regret_curve"][window], long["reference_regret_curve"][window])
+            stderr = np.add(long["regret_curve_stderr"][window], long["reference_regret_curve_stderr"][window])
+            out[f"regret_{factor}x"] = float(excess.mean() / scale)
+            out[f"regret_{factor}x_stderr"] = float(stderr.mean() / scale)
+        else:
+            out[f"kl_{factor}x"] = float(np.mean(long["kl_per_step"][window]))
+            if "kl_per_step_stderr" in long:
+                out[f"kl_{factor}x_stderr"] = float(np.mean(long["kl_per_step_stderr"][window]))
+    return out
+
+
+def paired_reference(trained: dict[str, Any]) -> str | None:
+    """The reference policy the ``paired_gap`` of a bandit evaluation is measured against."""
+    return _paired_gap(trained)[2]
+
+
+def _paired_gap(trained: dict[str, Any]) -> tuple[float | None, float | None, str | None]:
+    """``(gap, stderr, reference)`` of a bandit evaluation against its best reference (module docstring)."""
+    paired = trained["paired"]
+    if paired["reference"] == "bayes-optimal" and trained["bayes_optimal_return"] is not None:
+        scale = trained["bayes_optimal_return"] - trained["random_return"]
+        stderr = paired.get("stderr")
+        return -paired["mean_difference"] / scale, None if stderr is None else stderr / scale, "bayes-optimal"
+    gittins = {k: v for k, v in (trained.get("references") or {}).items() if k.startswith("gittins")}
+    if not gittins:
+        return None, None, None
+    name, best = max(gittins.items(), key=lambda item: item[1]["return"])
+    scale = best["return"] - trained["random_return"]
+    return -best["difference"] / scale, best["stderr"] / scale, name
 
 
 def cell_metrics(record: dict[str, Any]) -> dict[str, float | None]:
@@ -61,17 +123,18 @@ def cell_metrics(record: dict[str, Any]) -> dict[str, float | None]:
     evaluation = record["evaluation"]
     trained, long = evaluation["trained"], evaluation.get("long")
     out: dict[str, float | None]
-    if record["env_id"] not in BANDIT_ENVS:
-        out = {"mean_kl": trained["mean_kl"], "excess_log_loss": trained["log_loss"] - trained["bayes_log_loss"],
+    bandit = record["env_id"] in BANDIT_ENVS
+    if not bandit:
+        out = {"mean_kl": trained["mean_kl"], "mean_kl_stderr": trained.get("mean_kl_stderr"),
+               "excess_log_loss": trained["log_loss"] - trained["bayes_log_loss"],
                "long_mean_kl": long["mean_kl"] if long else None}
     else:
-        paired = trained["paired"]
-        paired_gap = None
-        if paired["reference"] == "bayes-optimal" and trained["bayes_optimal_return"] is not None:
-            paired_gap = -paired["mean_difference"] / (trained["bayes_optimal_return"] - trained["random_return"])
+        paired_gap, paired_gap_stderr, _ = _paired_gap(trained)
         out = {"return": trained["mean_return"], "bayes_gap": trained["bayes_gap"],
-               "paired_difference": paired["mean_difference"], "paired_gap": paired_gap,
-               "long_bayes_gap": long["bayes_gap"] if long else None}
+               "paired_difference": trained["paired"]["mean_difference"], "paired_gap": paired_gap,
+               "paired_gap_stderr": paired_gap_stderr, "long_bayes_gap": long["bayes_gap"] if long else None}
+    if trained.get("horizon"):
+        out.update(window_metrics(long, trained["horizon"], bandit))
     out["train_seconds"] = record["training"]["train_seconds"]
     out.update(_simulation_metrics(record))
     return out
@@ -92,8 +155,11 @@ def aggregate(records: Sequence[dict[str, Any]]) -> list[dict[str, Any]]:
         for name in names:
             values = [m[name] for m in per_seed if m.get(name) is not None]
             metrics[name] = mean_interval(values)
-        out.append({"config": config, "task": group[0]["task"], "env_id": group[0]["env_id"],
-                    "env_kwargs": group[0]["env_kwargs"], "algo": group[0]["algo"], "preset": cell.get("preset"),
+        bandit = group[0]["env_id"] in BANDIT_ENVS
+        reference = paired_reference(group[0]["evaluation"]["trained"]) if bandit else None
+        out.append({"config": config, "task": group[0]["task"], "paired_reference": reference,
+                    "env_id": group[0]["env_id"], "env_kwargs": group[0]["env_kwargs"], "algo": group[0]["algo"],
+                    "preset": cell.get("preset"),
                     "hyperparameters": cell.get("hyperparameters", {}), "timesteps": cell.get("timesteps"),
                     "seeds": [r["seed"] for r in group], "metrics": metrics})
     return out
@@ -108,18 +174,25 @@ def _cell(summary: dict[str, Any] | None, digits: int) -> str:
 
 
 BANDIT_COLUMNS = (("return", 3), ("bayes_gap", 4), ("paired_gap", 4), ("paired_difference", 4),
-                  ("long_bayes_gap", 4), ("train_seconds", 0))
-PREDICTOR_COLUMNS = (("mean_kl", 5), ("excess_log_loss", 4), ("long_mean_kl", 5), ("train_seconds", 0))
+                  ("long_bayes_gap", 4), ("regret_5x", 4), ("regret_50x", 4), ("bayes_in_agent_state", 4),
+                  ("bayes_in_agent_output", 4), ("agent_in_bayes_state", 4), ("agent_in_bayes_output", 4),
+                  ("train_seconds", 0))
+PREDICTOR_COLUMNS = (("mean_kl", 5), ("excess_log_loss", 4), ("long_mean_kl", 5), ("kl_5x", 5), ("kl_50x", 5),
+                     ("bayes_in_agent_state", 4), ("bayes_in_agent_output", 5), ("agent_in_bayes_state", 4),
+                     ("agent_in_bayes_output", 5), ("train_seconds", 0))
 
 
 def table_lines(configs: Sequence[dict[str, Any]]) -> list[str]:
-    """Markdown tables (bandit configs, then predictor configs): mean ± the 95% interval's half-width."""
+    """Markdown tables (bandit configs, then predictor configs): mean ± the 95% interval's half-width;
+    a column only where some config has the metric."""
     lines: list[str] = []
     for title, columns, keep in (("Bandit configs", BANDIT_COLUMNS, lambda c: c["env_id"] in BANDIT_ENVS),
                                  ("Prediction configs", PREDICTOR_COLUMNS, lambda c: c["env_id"] not in BANDIT_ENVS)):
         chosen = [c for c in configs if keep(c)]
         if not chosen:
             continue
+        columns = tuple((name, digits) for name, digits in columns
+                        if any((c["metrics"].get(name) or {}).get("mean") is not None for c in chosen))
         lines += [f"### {title} (mean ± half-width of the 95% interval across seeds)", "",
                   "| config | seeds | " + " | ".join(name for name, _ in columns) + " |",
                   "|---|---:|" + "---:|" * len(columns)]

@@ -16,7 +16,7 @@ A SPEC, in YAML (``.yaml``/``.yml``) or TOML (``.toml``)::
     evaluation: {episodes: 5000, seed: 1000, long_factor: 5}
     simulation: {episodes: 600}   # or false: no simulation analysis
     tasks:
-      - bandit-2arm               # a task of the study (benchmarks.reproduce.TASKS) by name
+      - bandit-2arm               # a task of the study (benchmarks.suite.TASKS) by name
       - name: bandit-5arm         # or an env with its arguments
         env_id: MetaBandit-v0
         env_kwargs: {n_arms: 5}
@@ -316,7 +316,7 @@ class _Task:
 
 
 def _suite() -> dict[str, Any]:
-    from benchmarks.reproduce import TASKS
+    from benchmarks.suite import TASKS
 
     return {t.name: t for t in TASKS}
 
@@ -358,7 +358,7 @@ def _task(lines: _Lines, i: int, entry: Any, top: dict[str, Any]) -> _Task:
     elif "algos" in top:
         algos = _algos(lines, ("algos",), top["algos"])
     else:
-        algos = [known.algo] if known else _default_algos(env_id)
+        algos = list(known.algos("rl2")) if known else _default_algos(env_id)
     preset = entry.get("preset", top.get("preset"))
     if preset is not None and not isinstance(preset, str):
         raise lines.error((*path, "preset") if "preset" in entry else ("preset",), f"must be a name, got {preset!r}")

@@ -98,11 +98,17 @@ def test_the_rl2_benchmark_fails_on_any_missed_target():
     fast = {"rl2_steps_per_second": 400_000, "ratio": 60.0}
     assert rl2_training._verdicts({"throughput": fast}) == [True, True]
     assert rl2_training._verdicts({"throughput": {**fast, "ratio": 12.5}}) == [True, False]
-    row = {"evaluate": {"bayes_gap": 0.01}, "max_gap": 0.02, "minutes": 5.0, "train_seconds": 100.0,
+    # paired gap 0.24 / (13 - 1) = 0.02: the target's edge, met; the Bayes gap itself is not what is judged
+    evaluate = {"bayes_gap": 0.5, "bayes_optimal_return": 13.0, "random_return": 1.0,
+                "paired": {"reference": "bayes-optimal", "mean_difference": -0.24}}
+    row = {"evaluate": evaluate, "max_gap": 0.02, "minutes": 1.5, "train_seconds": 90.0,
            "gaussian": {"pairs": {"gittins-0.9": {"difference": -0.01}}}}
     assert rl2_training._verdicts({"quality": [row]}) == [True, False]
-    assert rl2_training._verdicts({"quality": [{**row, "train_seconds": 301.0, "gaussian": {}}]}) == [False]
-    assert rl2_training._verdicts({"quality": [{**row, "evaluate": {"bayes_gap": None}, "max_gap": None}]}) == [False]
+    assert rl2_training._verdicts({"quality": [{**row, "train_seconds": 91.0, "gaussian": {}}]}) == [False]
+    worse = {**evaluate, "paired": {"reference": "bayes-optimal", "mean_difference": -0.25}}
+    assert rl2_training._verdicts({"quality": [{**row, "evaluate": worse, "gaussian": {}}]}) == [False]
+    none = {**evaluate, "bayes_gap": None}
+    assert rl2_training._verdicts({"quality": [{**row, "evaluate": none, "max_gap": None}]}) == [False]
 
 
 @pytest.mark.parametrize(("local_seconds", "same", "code"), [(5.0, True, 0), (7.0, True, 1), (5.0, False, 1)])

@@ -10,8 +10,8 @@ pytest.importorskip("matplotlib")
 
 from benchmarks import cells, cli, reproduce
 
-TINY = {"supervised_seconds": 1.0, "rppo_timesteps": 5120, "rl2_timesteps": 81920, "eval_episodes": 300,
-        "simulation_episodes": 40}
+TINY = {"timesteps": {"supervised": 51200, "rl2": 81920, "recurrent-ppo": 5120}, "task_timesteps": {},
+        "eval_episodes": 300, "long_episodes": 40, "simulation_episodes": 40, "generalisation_factor": 50}
 
 
 def quiet(_message):
@@ -22,28 +22,36 @@ def quiet(_message):
 def test_a_tiny_study_writes_its_report_and_resumes(tmp_path):
     out = tmp_path / "study"
     tasks = ["coin-fair", "coin-bent", "bandit-2arm"]
-    results = reproduce.reproduce("quick", str(out), tasks=tasks, log=quiet, budget=TINY)
+    results = reproduce.reproduce("quick", str(out), tasks=tasks, log=quiet, budget=TINY, backend="serial")
     saved = json.loads((out / "results.json").read_text())
     assert [r["task"] for r in saved["results"]] == tasks and saved["versions"]["numpy"]
     by_task = {r["task"]: r for r in saved["results"]}
     bandit = by_task["bandit-2arm"]
-    assert bandit["evaluation"]["trained"]["horizon"] == 20 and bandit["evaluation"]["long"]["horizon"] == 100
+    assert bandit["algo"] == "rl2" and bandit["training"]["train_steps"] == 81920  # rl2 by default: one batch
+    assert bandit["evaluation"]["trained"]["horizon"] == 20 and bandit["evaluation"]["long"]["horizon"] == 1000
     assert bandit["evaluation"]["trained"]["bayes_gap"] is not None
     for record in saved["results"]:
-        for direction in ("bayes_in_agent", "agent_in_bayes"):
-            assert record["simulation"][direction]["state_dissimilarity"] >= 0
-        assert record["training"]["train_steps"] > 0
-    assert by_task["coin-fair"]["evaluation"]["long"]["horizon"] == 100
-    assert len(by_task["coin-fair"]["evaluation"]["long"]["kl_per_step"]) == 100
+        assert set(record["simulation"]) >= {"bayes_in_agent", "agent_in_bayes"}
+    assert by_task["coin-fair"]["training"]["train_steps"] == 51200  # predictions: 10 batches of 256 episodes of 20
+    assert len(by_task["coin-fair"]["evaluation"]["long"]["kl_per_step"]) == 1000
+    # the claims: one row per task and claim, each with a verdict, and their count
+    rows = saved["claims"]["rows"]
+    assert [(r["task"], r["claim"]) for r in rows[:4]] == [("coin-fair", c) for c in
+                                                            ("behaviour", "bayes_in_agent", "agent_in_bayes",
+                                                             "generalisation")]
+    assert len(rows) == 12 and {r["verdict"] for r in rows} <= {"holds", "fails", "undecided"}
+    assert sum(sum(v.values()) for v in saved["claims"]["summary"].values()) == 12
     report = (out / "report.md").read_text()
-    for figure in ("coin_fair_vs_bent.png", "kl_per_step.png", "regret_bandit-2arm.png", "simulation_panel.png"):
+    assert report.index("## Claims") < report.index("## Across seeds") < report.index("## Prediction tasks")
+    for figure in ("coin_fair_vs_bent.png", "kl_per_step.png", "regret_per_step.png", "regret_bandit-2arm-rl2.png",
+                   "simulation_panel.png"):
         assert figure in report
         assert list(out.rglob(figure)), figure
     assert "Gittins" in json.dumps(bandit["reference_returns"])
     # a second run reuses every recorded step
     messages = []
-    again = reproduce.reproduce("quick", str(out), tasks=tasks, log=messages.append, budget=TINY)
-    assert sum("reusing the recorded result" in m for m in messages) == 9
+    again = reproduce.reproduce("quick", str(out), tasks=tasks, log=messages.append, budget=TINY, backend="serial")
+    assert not any("] training ..." in m for m in messages)
     assert [r["evaluation"] for r in again["results"]] == [r["evaluation"] for r in results["results"]]
 
 
@@ -57,11 +65,11 @@ def test_an_interrupted_study_resumes_where_it_stopped(tmp_path, monkeypatch):
     with monkeypatch.context() as patch:
         patch.setattr(cells, "simulate", fail)
         with pytest.raises(KeyboardInterrupt):
-            reproduce.reproduce("quick", str(out), tasks=["die"], log=quiet, budget=TINY)
+            reproduce.reproduce("quick", str(out), tasks=["die"], log=quiet, budget=TINY, backend="serial")
     record = json.loads((out / "results" / "die-seed0.json").read_text())
     assert "training" in record and "evaluation" in record and "simulation" not in record
     messages = []
-    reproduce.reproduce("quick", str(out), tasks=["die"], log=messages.append, budget=TINY)
+    reproduce.reproduce("quick", str(out), tasks=["die"], log=messages.append, budget=TINY, backend="serial")
     assert sum("reusing the recorded result" in m for m in messages) == 2
 
 
@@ -70,7 +78,12 @@ def test_an_interrupted_study_resumes_where_it_stopped(tmp_path, monkeypatch):
     [
         ({"preset": "medium"}, "unknown preset 'medium'"),
         ({"tasks": ["coin", "die"]}, "unknown tasks ['coin']"),
-        ({"seeds": 0}, "--seeds"),
+        ({"seeds": 0}, "--seeds must be an int >= 1, got 0"),
+        ({"seeds": True}, "--seeds must be an int >= 1"),
+        ({"workers": 0}, "--workers must be an int >= 1, got 0"),
+        ({"backend": "dask"}, "--backend must be one of"),
+        ({"algo": "dqn"}, "--algo must be one of"),
+        ({"address": "localhost:1"}, "--address applies to --backend ray"),
         ({"budget": {"supervised_minutes": 1}}, "unknown budget keys"),
     ],
 )
@@ -89,7 +102,7 @@ def test_incompatible_folders_and_a_full_disk(tmp_path, monkeypatch, capsys):
     (tmp_path / "full").mkdir()
     (tmp_path / "full" / "study.json").write_text(json.dumps({"preset": "full"}))
     assert cli.main(["reproduce", "--preset", "quick", "--out", str(tmp_path / "full")]) == 2
-    assert "holds a study of preset 'full'" in capsys.readouterr().err
+    assert "holds a study made with --preset 'full', not 'quick'" in capsys.readouterr().err
     import shutil
     from collections import namedtuple
 
@@ -100,20 +113,45 @@ def test_incompatible_folders_and_a_full_disk(tmp_path, monkeypatch, capsys):
 
 
 @pytest.mark.slow
-def test_algo_rl2_adds_the_bandit_tasks_beside_recurrent_ppo(tmp_path):
+def test_algo_both_trains_each_bandit_task_with_both_trainers_side_by_side(tmp_path):
     out = tmp_path / "study"
-    assert [t.name for t in reproduce.with_algo(reproduce.TASKS[4:7], "rl2")] == [
-        "exponential", "bandit-2arm", "bandit-2arm-rl2", "bandit-3arm", "bandit-3arm-rl2"]
-    reproduce.reproduce("quick", str(out), tasks=["bandit-2arm"], log=quiet, budget=TINY, algo="rl2")
+    cells = reproduce.cells_of(reproduce.TASKS[4:6], "both", 2, reproduce.PRESETS["quick"])
+    assert [c.name for c in cells] == ["exponential-seed0", "exponential-seed1", "bandit-2arm-rl2-seed0",
+                                       "bandit-2arm-rl2-seed1", "bandit-2arm-recurrent-ppo-seed0",
+                                       "bandit-2arm-recurrent-ppo-seed1"]
+    reproduce.reproduce("quick", str(out), tasks=["bandit-2arm"], log=quiet, budget=TINY, algo="both")
     saved = json.loads((out / "results.json").read_text())
-    by_task = {r["task"]: r for r in saved["results"]}
-    assert sorted(by_task) == ["bandit-2arm", "bandit-2arm-rl2"]
-    assert by_task["bandit-2arm"]["algo"] == "recurrent-ppo" and by_task["bandit-2arm-rl2"]["algo"] == "rl2"
-    assert by_task["bandit-2arm-rl2"]["training"]["train_steps"] == 81920  # one batch of the preset
-    config = json.loads((out / "runs" / "bandit-2arm-rl2-seed0" / "config.json").read_text())
-    assert config["algo"] == "rl2"
+    assert [(r["config"], r["algo"]) for r in saved["results"]] == [("bandit-2arm-rl2", "rl2"),
+                                                                    ("bandit-2arm-recurrent-ppo", "recurrent-ppo")]
+    assert [r["training"]["train_steps"] for r in saved["results"]] == [81920, 5120]
+    config = json.loads((out / "runs" / "bandit-2arm-recurrent-ppo-seed0" / "config.json").read_text())
+    assert config["algo"] == "recurrent-ppo" and config["ent_anneal_fraction"] == 1.0
     report = (out / "report.md").read_text()
-    assert "| bandit-2arm | 0 |" in report and "| bandit-2arm-rl2 | 0 |" in report
-    assert "regret_bandit-2arm-rl2.png" in report
-    with pytest.raises(ValueError, match="--algo must be one of"):
-        reproduce.with_algo(reproduce.TASKS, "dqn")
+    assert "| bandit-2arm-rl2 | 0 |" in report and "| bandit-2arm-recurrent-ppo | 0 |" in report
+    assert [r["algo"] for r in saved["claims"]["rows"]] == ["rl2"] * 4 + ["recurrent-ppo"] * 4
+
+
+def test_a_folder_of_another_algo_budget_or_fewer_seeds_is_refused_and_more_seeds_extend_it(tmp_path):
+    out = tmp_path / "study"
+    budget = reproduce.PRESETS["quick"]
+    out.mkdir()
+    (out / "study.json").write_text(json.dumps(reproduce._manifest("quick", "rl2", 3, budget)))
+    with pytest.raises(ValueError, match="--algo 'rl2', not 'both'"):
+        reproduce._check_folder(out, reproduce._manifest("quick", "both", 3, budget))
+    with pytest.raises(ValueError, match=r"another budget \(it differs in \['eval_episodes'\]\)"):
+        reproduce._check_folder(out, reproduce._manifest("quick", "rl2", 3, {**budget, "eval_episodes": 10}))
+    with pytest.raises(ValueError, match="holds a study of 3 seeds, not 2: use --seeds 3"):
+        reproduce._check_folder(out, reproduce._manifest("quick", "rl2", 2, budget))
+    reproduce._check_folder(out, reproduce._manifest("quick", "rl2", 5, budget))  # more seeds: extended
+
+
+def test_the_cells_of_the_presets_count_steps_not_seconds():
+    for name, preset in reproduce.PRESETS.items():
+        for cell in reproduce.cells_of(reproduce.TASKS, "both", 1, preset):
+            assert cell.max_seconds is None, (name, cell.name)
+            assert cell.threads == preset["threads"]
+        quick = {c.name: c for c in reproduce.cells_of(reproduce.TASKS, "rl2", 1, preset)}
+        assert sorted(quick) == sorted(f"{t}-seed0" for t in ("coin-fair", "coin-bent", "die", "gaussian",
+                                                              "exponential", "bandit-2arm-rl2", "bandit-3arm-rl2",
+                                                              "gaussian-bandit-rl2"))
+    assert reproduce.PRESETS["quick"]["seeds"] == 1 and reproduce.PRESETS["full"]["seeds"] == 5

@@ -95,7 +95,7 @@ def test_suite_tasks_by_name_and_defaults(tmp_path):
     spec = load_spec(write(tmp_path, "seeds: 2\ntasks: [coin-bent, bandit-3arm]\n"))
     by_task = {c.task: c for c in spec.cells}
     assert by_task["coin-bent"].env_kwargs == {"prior": "bent"} and by_task["coin-bent"].algo == "supervised"
-    assert by_task["bandit-3arm"].env_kwargs == {"n_arms": 3} and by_task["bandit-3arm"].algo == "recurrent-ppo"
+    assert by_task["bandit-3arm"].env_kwargs == {"n_arms": 3} and by_task["bandit-3arm"].algo == "rl2"
     assert by_task["coin-bent"].simulation_episodes == 600 and by_task["coin-bent"].eval_episodes == 5000
     assert spec.name == "spec" and [c.seed for c in spec.cells] == [0, 1, 0, 1]
     raw = load_spec(write(tmp_path, "tasks: [{env_id: MetaGaussianBandit-v0}, {env_id: MetaDie-v0}]\n"))
