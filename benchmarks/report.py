@@ -258,7 +258,7 @@ def write_report(folder: Path, results: dict[str, Any], log: Callable[[str], Non
         figures["kl"] = str(kl)
     regret_steps = regret_step_figure(folder, records)
     if regret_steps is not None:
-        figures["regret_steps"] = str(regret_steps)
+        figures["step_regret"] = str(regret_steps)
     first = {}  # the first seed of each config
     for record in records:
         first.setdefault(_label(record), record)
@@ -295,9 +295,9 @@ def write_report(folder: Path, results: dict[str, Any], log: Callable[[str], Non
         lines += ["## Fair coin and bent coin", "", f"![coin]({rel(figures['coin'])})", ""]
     if "kl" in figures:
         lines += ["## KL per step beyond the trained horizon", "", f"![kl]({rel(figures['kl'])})", ""]
-    if "regret_steps" in figures:
+    if "step_regret" in figures:
         lines += ["## Per-step regret beyond the trained horizon", "",
-                  f"![regret per step]({rel(figures['regret_steps'])})", ""]
+                  f"![regret per step]({rel(figures["step_regret"])})", ""]
     for key, path in figures.items():
         if key.startswith("regret_"):
             lines += [f"## {key[7:]}: cumulative regret", "", f"![{key}]({rel(path)})", ""]

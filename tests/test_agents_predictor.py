@@ -25,16 +25,27 @@ def quiet(_message):
     pass
 
 
+# The mean KL per step to the Bayes predictive (nats) after 1500 steps of 256 episodes (hidden size
+# 32, about 7 s on one core), on 4000 fresh episodes (seed 1). Measured for seeds 0, 1, 2:
+#   MetaCoin-v0          0.00040  0.00088  0.00072   (standard errors <= 1e-5)
+#   MetaDie-v0           0.00060  0.00052  0.00079   (<= 9e-6)
+#   MetaGaussian-v0      0.00094  0.00117  0.00099   (<= 2.3e-5)
+#   MetaExponential-v0   0.00092  0.00275  0.00267   (<= 1e-4)
+# Each bound is 1.5 x (the worst seed + 3 standard errors). For scale: the untrained network is at
+# 0.13-0.33, and 300 steps (the old test's budget) reach 0.0012-0.0023 (0.007-0.010 exponential).
+KL_BOUNDS = {"MetaCoin-v0": 0.0014, "MetaDie-v0": 0.0013, "MetaGaussian-v0": 0.0019, "MetaExponential-v0": 0.0046}
+
+
 @pytest.mark.slow
-@pytest.mark.parametrize("env_id", ["MetaCoin-v0", "MetaDie-v0", "MetaGaussian-v0", "MetaExponential-v0"])
-def test_a_short_run_brings_the_kl_down(env_id, tmp_path):
-    config = PredictorConfig(env_id=env_id, steps=300, eval_every=300, eval_episodes=1000, hidden_size=32)
+@pytest.mark.parametrize("env_id", sorted(KL_BOUNDS))
+def test_a_short_run_brings_the_kl_near_zero(env_id, tmp_path):
+    config = PredictorConfig(env_id=env_id, steps=1500, eval_every=1500, eval_episodes=1000, hidden_size=32, seed=0)
     model = gym.make(env_id).unwrapped.model
-    torch.manual_seed(0)
-    untrained = evaluate_predictor(PredictorMachine(LSTMPredictor(model, 32)), model, 20, 1000, seed=1).mean_kl
-    result = train_predictor(config, tmp_path, log=quiet)
-    trained = result["history"][-1]["mean_kl"]
-    assert trained < untrained / 3, (untrained, trained)
+    train_predictor(config, tmp_path, log=quiet)
+    machine, _ = load_predictor(tmp_path)
+    evaluation = evaluate_predictor(machine, model, 20, 4000, seed=1)
+    assert evaluation.mean_kl < KL_BOUNDS[env_id], (evaluation.mean_kl, evaluation.mean_kl_stderr)
+    assert evaluation.mean_kl_stderr < KL_BOUNDS[env_id] / 10
     assert (tmp_path / "checkpoint.pt").exists() and list((tmp_path / "tb").iterdir())
 
 

@@ -9,7 +9,7 @@ import pytest
 
 torch = pytest.importorskip("torch")
 
-from agents.bandit_eval import evaluate_bandit_agent  # noqa: E402
+from agents.bandit_eval import evaluate_bandit_agent, reference_policy  # noqa: E402
 from agents.rl2 import (  # noqa: E402
     PRESETS,
     RecurrentActorCritic,
@@ -26,6 +26,7 @@ from agents.rl2 import (  # noqa: E402
 )
 from agents.rollouts import rollout  # noqa: E402
 from agents.runs import load_run  # noqa: E402
+from bayes.evaluate import PairedComparison  # noqa: E402
 from bayes.statemachine import StateMachine  # noqa: E402
 from meta_envs.catalog import native_vector_env  # noqa: E402
 
@@ -127,13 +128,27 @@ def test_ppo_with_one_epoch_and_one_minibatch_takes_the_a2c_step():
 
 
 @pytest.mark.slow
-def test_a_short_run_beats_random(tmp_path):
+def test_a_short_run_comes_near_bayes(tmp_path):
+    """The quick preset (2,048,000 env steps, about 7 s on one core) on MetaBandit-v0, paired with
+    the Bayes-optimal policy on the same 20,000 episodes: the paired Bayes gap
+    ``mean(R_bayes - R_agent) / (V_bayes - V_random)`` is measured with a standard error of 0.005.
+
+    Measured (this config, evaluation seed 7): seed 0: 0.082, seed 1: 0.063, seed 2: 0.065
+    (standard errors 0.005); the bound is the worst of them plus 3 standard errors plus 0.05 of
+    slack: 0.15 (random play is 1, the old bound was 0.5). Not every seed gets there: seed 3
+    stalls at 0.380 and seed 4 reaches 0.109, so the bound holds for this seed's run, which is
+    deterministic. Trebling the budget does not make it reliable either (6,144,000 steps: 0.040,
+    0.210, 0.033 for seeds 0-2)."""
     config = preset_config("quick", "MetaBandit-v0", seed=0)
     result = train_rl2(config, tmp_path, log=quiet)
     machine, _ = load_rl2(tmp_path)
-    evaluation = evaluate_bandit_agent(machine, "MetaBandit-v0", {}, 4000, seed=7)
-    assert evaluation.mean_return > evaluation.random_return + 10 * evaluation.stderr
-    assert evaluation.bayes_gap < 0.5
+    evaluation = evaluate_bandit_agent(machine, "MetaBandit-v0", {}, 20_000, seed=7)
+    name, bayes = reference_policy("MetaBandit-v0", {})
+    pair = PairedComparison.of(evaluation, evaluate_bandit_agent(bayes, "MetaBandit-v0", {}, 20_000, seed=7))
+    span = evaluation.bayes_optimal_return - evaluation.random_return
+    paired_gap, paired_stderr = -pair.mean_difference / span, pair.stderr / span
+    assert name == "bayes-optimal" and paired_stderr < 0.01, (name, paired_stderr)
+    assert paired_gap < 0.15, (paired_gap, paired_stderr)
     assert result["seconds"] < 60 and result["timesteps"] >= config.timesteps
 
 

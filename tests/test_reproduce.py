@@ -156,3 +156,28 @@ def test_the_cells_of_the_presets_count_steps_not_seconds():
                                                               "exponential", "bandit-2arm-rl2", "bandit-3arm-rl2",
                                                               "gaussian-bandit-rl2"))
     assert reproduce.PRESETS["quick"]["seeds"] == 1 and reproduce.PRESETS["full"]["seeds"] == 5
+
+
+@pytest.mark.slow
+def test_the_serial_and_local_backends_give_the_same_numbers(tmp_path):
+    """A cell's numbers depend on the cell alone: two cells at a time in a process pool give the
+    figures of one after another in this process, to the last bit; a third seed extends the study."""
+    tiny = {**TINY, "simulation_episodes": None}
+    studies = {}
+    for backend in ("serial", "local"):
+        studies[backend] = reproduce.reproduce("quick", str(tmp_path / backend), seeds=2, tasks=["die", "bandit-2arm"],
+                                               log=quiet, budget=tiny, backend=backend, workers=2)
+    serial, local = studies["serial"], studies["local"]
+    assert local["workers"] == 2 and [r["config"] for r in serial["results"]] == ["die"] * 2 + ["bandit-2arm-rl2"] * 2
+    assert [r["evaluation"] for r in serial["results"]] == [r["evaluation"] for r in local["results"]]
+    assert [r["training"]["train_steps"] for r in serial["results"]] == [51200, 51200, 81920, 81920]
+    assert serial["claims"]["rows"] == local["claims"]["rows"]
+
+    def figures(configs):  # every metric but the wall-clock time
+        return [{k: v for k, v in c["metrics"].items() if not k.startswith("train_seconds")} for c in configs]
+
+    assert figures(serial["configs"]) == figures(local["configs"])
+    more = reproduce.reproduce("quick", str(tmp_path / "serial"), seeds=3, tasks=["die", "bandit-2arm"], log=quiet,
+                               budget=tiny, backend="serial")
+    assert [r["seed"] for r in more["results"]] == [0, 1, 2, 0, 1, 2]
+    assert more["results"][:2] == serial["results"][:2]
