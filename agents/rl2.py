@@ -124,8 +124,8 @@ class RL2Config(ActorCriticConfig):
 #: with the figures: ``docs/tuning.md``; ``python -m benchmarks.rl2_training`` measures them.
 PRESETS: dict[str, dict[str, Any]] = {
     "MetaBandit-v0": {"critic": "belief", "timesteps": 24_576_000},
-    "MetaGaussianBandit-v0": {"critic": "belief", "learning_rate": 1e-3, "learning_rate_final": 1e-4, "ent_anneal_fraction": 0.8,
-                              "ent_coef_final": 0.003},
+    "MetaGaussianBandit-v0": {"critic": "belief", "learning_rate": 1e-3, "learning_rate_final": 1e-4,
+                              "ent_anneal_fraction": 0.8, "ent_coef_final": 0.003},
     "quick": {"timesteps": 2_048_000, "num_envs": 512, "minibatches": 8, "hidden_size": 32, "net_arch": [32],
               "learning_rate": 5e-3, "learning_rate_final": 5e-4, "eval_every": 2_048_000, "eval_episodes": 1000,
               "torch_threads": 1},

@@ -66,8 +66,9 @@ SHORT_BUDGET_SCHEDULE = {"ent_anneal_fraction": 1.0, "learning_rate_final": 5e-4
 #: (``eval_episodes`` at the trained horizon, ``long_episodes`` at ``generalisation_factor``
 #: times it), the simulation analysis (``simulation_episodes``), torch ``threads`` per cell, the
 #: default number of ``seeds``, and the disk space a study needs. ``quick`` fits in 15 minutes
-#: on 2 CPU cores; ``full`` is what a paper would report: 5 seeds, the trainers' own budgets,
-#: larger evaluations. ``docs/study.md`` has the figures of both.
+#: on 2 CPU cores; ``full`` is what a paper would report: 5 seeds, the trainers' own budgets or
+#: longer (rl2: twice its preset's on 2 arms, 80M env steps on 3 arms), larger evaluations.
+#: ``docs/study.md`` has the figures of both.
 PRESETS: dict[str, dict[str, Any]] = {
     "quick": {"timesteps": {"supervised": 10_240_000, "rl2": 24_576_000, "recurrent-ppo": 2_048_000},
               "task_timesteps": {"bandit-3arm": {"rl2": 40_960_000}},
@@ -75,7 +76,8 @@ PRESETS: dict[str, dict[str, Any]] = {
               "eval_episodes": 5000, "long_episodes": 1000, "simulation_episodes": 600,
               "generalisation_factor": 50, "threads": 1, "seeds": 1, "min_free_mb": 300},
     "full": {"timesteps": {"supervised": 30_720_000, "rl2": None, "recurrent-ppo": None},
-             "task_timesteps": {"bandit-3arm": {"rl2": 81_920_000}}, "hyperparameters": {},
+             "task_timesteps": {"bandit-2arm": {"rl2": 49_152_000}, "bandit-3arm": {"rl2": 81_920_000}},
+             "hyperparameters": {},
              "eval_episodes": 20_000, "long_episodes": 2000, "simulation_episodes": 2000,
              "generalisation_factor": 50, "threads": 1, "seeds": 5, "min_free_mb": 1000},
 }
