@@ -193,22 +193,24 @@ def _project(machine: Any, state: np.ndarray) -> np.ndarray:
     return np.asarray(project(state), dtype=np.float64) if project is not None else state
 
 
+def _coordinates(machine: Any, method: str, rows: np.ndarray) -> np.ndarray:
+    """``machine.<method>`` (``encode_state`` or ``decode_state``) applied to ``rows`` ``(..., d)``
+    flattened to ``(B, d)``, or ``rows`` unchanged where the machine has no such method."""
+    convert = getattr(machine, method, None)
+    if convert is None:
+        return rows
+    flat = np.asarray(convert(rows.reshape(-1, rows.shape[-1])), dtype=np.float64)
+    return flat.reshape(*rows.shape[:-1], flat.shape[-1])
+
+
 def _encode(machine: Any, states: np.ndarray) -> np.ndarray:
     """``machine``'s states ``(..., d)`` in the coordinates its regressors work in (``encode_state``)."""
-    encode = getattr(machine, "encode_state", None)
-    if encode is None:
-        return states
-    flat = np.asarray(encode(states.reshape(-1, states.shape[-1])), dtype=np.float64)
-    return flat.reshape(*states.shape[:-1], flat.shape[-1])
+    return _coordinates(machine, "encode_state", states)
 
 
 def _decode(machine: Any, coordinates: np.ndarray) -> np.ndarray:
     """The inverse of :func:`_encode` (``decode_state``)."""
-    decode = getattr(machine, "decode_state", None)
-    if decode is None:
-        return coordinates
-    flat = np.asarray(decode(coordinates.reshape(-1, coordinates.shape[-1])), dtype=np.float64)
-    return flat.reshape(*coordinates.shape[:-1], flat.shape[-1])
+    return _coordinates(machine, "decode_state", coordinates)
 
 
 class MappedMachine:

@@ -98,20 +98,22 @@ def kl_figure(folder: Path, records: list[dict[str, Any]]) -> Path | None:
         long = record["evaluation"].get("long") or record["evaluation"]["trained"]
         trained = record["evaluation"]["trained"]["horizon"]
         ax.plot(*_smoothed(long["kl_per_step"]), label=_label(record))
-    _horizon_marks(ax, trained)
-    ax.set_xscale("log")
-    ax.set_yscale("log")
-    ax.set_xlabel("time step t (log scale)")
-    ax.set_ylabel("KL(Bayes || learned) at step t, nats")
-    ax.set_title("Prediction: KL to the Bayes predictive per step, up to 50 times the trained horizon", fontsize=10)
-    ax.legend(fontsize=8)
+    _per_step_axes(ax, trained, "KL(Bayes || learned) at step t, nats",
+                   "Prediction: KL to the Bayes predictive per step, up to 50 times the trained horizon", 8)
     return save_figure(fig, folder / "figures" / "kl_per_step.png")
 
 
-def _horizon_marks(ax: Any, trained: int) -> None:
+def _per_step_axes(ax: Any, trained: int, ylabel: str, title: str, legend_size: int) -> None:
+    """Log axes of a per-step curve, with the trained horizon and its multiples :data:`FACTORS` marked."""
     for factor, style in zip((1, *FACTORS), (":", "--", "-.", (0, (1, 3))), strict=False):
         ax.axvline(factor * trained, color="grey", ls=style, lw=0.8,
                    label="trained horizon" if factor == 1 else f"{factor}x")
+    ax.set_xscale("log")
+    ax.set_yscale("log")
+    ax.set_xlabel("time step t (log scale)")
+    ax.set_ylabel(ylabel)
+    ax.set_title(title, fontsize=10)
+    ax.legend(fontsize=legend_size)
 
 
 def regret_step_figure(folder: Path, records: list[dict[str, Any]]) -> Path | None:
@@ -129,13 +131,8 @@ def regret_step_figure(folder: Path, records: list[dict[str, Any]]) -> Path | No
         reference = long["paired"]["reference"]
         ax.plot(*_smoothed(long["reference_regret_curve"]), color=colour, ls="--", lw=1,
                 label=f"{_label(record)}: {reference}")
-    _horizon_marks(ax, bandits[0]["evaluation"]["trained"]["horizon"])
-    ax.set_xscale("log")
-    ax.set_yscale("log")
-    ax.set_xlabel("time step t (log scale)")
-    ax.set_ylabel("expected regret at step t")
-    ax.set_title("Bandits: per-step regret of the learned agents and their references", fontsize=10)
-    ax.legend(fontsize=7)
+    _per_step_axes(ax, bandits[0]["evaluation"]["trained"]["horizon"], "expected regret at step t",
+                   "Bandits: per-step regret of the learned agents and their references", 7)
     return save_figure(fig, folder / "figures" / "regret_per_step.png")
 
 

@@ -45,7 +45,7 @@ import gymnasium as gym
 
 import meta_envs
 from bayes.files import write_json
-from benchmarks.cells import Cell, cell_finished, read_record, versions
+from benchmarks.cells import Cell, cell_finished, read_record, training_config, versions
 from benchmarks.suite import TASKS, Task
 
 __all__ = ["ALGO_CHOICES", "PRESETS", "TASKS", "Task", "cells_of", "main", "reproduce", "task_cell"]
@@ -181,8 +181,8 @@ def reproduce(preset: str = "quick", out: str = "runs/reproduce", seeds: int | N
     workers = default_workers(backend, workers, budget["threads"])
     log(f"study ({preset} preset, {algo}): {len(cells)} cells, {len(cells) - len(todo)} already finished, "
         f"{len(todo)} to run on the {backend} backend" + (f" ({workers} at a time)" if workers else ""))
-    # the longest first, so that the pool's last cells are short ones
-    todo.sort(key=lambda c: (c.algo == "supervised", -(c.timesteps or 10**9)))
+    # the longest first (a budget of None is the trainer's preset's own), so that the pool's last cells are short ones
+    todo.sort(key=lambda c: (c.algo == "supervised", -(c.timesteps or training_config(c).timesteps)))
     start = time.perf_counter()
     failed = run_cells(todo, folder, backend, address, workers, budget["threads"], log,
                        started=lambda: write_json(folder / "study.json", manifest))

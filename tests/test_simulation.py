@@ -15,13 +15,13 @@ from bayes.simulation import MappedMachine, MLPRegressor, run_machine, simulatio
 COIN = BetaBernoulli(1.0, 1.0)
 
 
-def coin_inputs(n_episodes=400, horizon=20, seed=0):
-    """Observation sequences of MetaCoin-v0 (reset observation first)."""
+def episode_inputs(model=COIN, n_episodes=400, horizon=20, seed=0):
+    """Observation sequences of the prediction env of ``model`` (MetaCoin-v0's by default; reset observation first)."""
     rng = np.random.default_rng(seed)
-    task = COIN.sample_task(rng, n_episodes)
-    outcomes = [COIN.sample_outcome(rng, task) for _ in range(horizon - 1)]
+    task = model.sample_task(rng, n_episodes)
+    outcomes = [model.sample_outcome(rng, task) for _ in range(horizon - 1)]
     first = np.zeros((n_episodes, 3))
-    return np.stack([first] + [prediction_observation(COIN, x, t + 1, horizon) for t, x in enumerate(outcomes)])
+    return np.stack([first] + [prediction_observation(model, x, t + 1, horizon) for t, x in enumerate(outcomes)])
 
 
 def kl(p, q):
@@ -64,7 +64,7 @@ class LastOutcome:
 
 @pytest.fixture(scope="module")
 def inputs():
-    return coin_inputs()
+    return episode_inputs()
 
 
 def test_bayes_against_itself_is_near_zero_both_ways(inputs):

@@ -9,6 +9,7 @@ exact Bayes predictor simulating *itself* an output KL of 0.065 nats (0.68 for a
 import numpy as np
 import pytest
 from scipy import integrate
+from test_simulation import episode_inputs
 
 from bayes.evaluate import prediction_observation
 from bayes.kl import kl_divergence, lomax_kl
@@ -17,15 +18,6 @@ from bayes.predictors import BayesPredictor
 from bayes.simulation import MappedMachine, MLPRegressor, simulation_analysis
 
 EXPO = GammaExponential(1.0, 1.0)
-
-
-def expo_inputs(n_episodes=400, horizon=20, seed=0):
-    """Observation sequences of MetaExponential-v0 (reset observation first)."""
-    rng = np.random.default_rng(seed)
-    task = EXPO.sample_task(rng, n_episodes)
-    outcomes = [EXPO.sample_outcome(rng, task) for _ in range(horizon - 1)]
-    first = np.zeros((n_episodes, 3))
-    return np.stack([first] + [prediction_observation(EXPO, x, t + 1, horizon) for t, x in enumerate(outcomes)])
 
 
 def kl(p, q):
@@ -57,7 +49,7 @@ class LogScale:
 
 @pytest.fixture(scope="module")
 def inputs():
-    return expo_inputs()
+    return episode_inputs(EXPO)
 
 
 def test_the_sums_are_heavy_tailed(inputs):
