@@ -72,10 +72,11 @@ def gaussian_references(agent: Any, config: Any, episodes: int, seed: int,
     return pairs
 
 
-def bandit_summary(machine: Any, config: Any, episodes: int, horizon: int | None, seed: int) -> dict[str, Any]:
+def bandit_summary(machine: Any, config: Any, episodes: int, horizon: int | None, seed: int,
+                   references: bool = True) -> dict[str, Any]:
     """Return, Bayes-optimal return, Bayes gap, per-step regret curves ``(T,)`` of the agent and the
     reference policy (with their standard errors), the random policy's per-step regret, and the
-    paired difference; on Gaussian arms also the pairs with :func:`gaussian_references`."""
+    paired difference; on Gaussian arms also (``references``) the pairs with :func:`gaussian_references`."""
     from bayes.evaluate import PairedComparison
 
     result = evaluate_bandit_agent(machine, config.env_id, config.env_kwargs, episodes, seed, horizon)
@@ -85,7 +86,7 @@ def bandit_summary(machine: Any, config: Any, episodes: int, horizon: int | None
     # E[max_k p_k] - E[p_random] per step: the oracle's expected reward minus the prior mean's
     random_step_regret = (result.bayes_regret + result.mean_return - result.random_return) / result.horizon
     extra: dict[str, Any] = {}
-    if config.env_id == "MetaGaussianBandit-v0":
+    if references and config.env_id == "MetaGaussianBandit-v0":
         extra["references"] = gaussian_references(result, config, episodes, seed, horizon)
     return {
         "mean_return": result.mean_return,
@@ -110,10 +111,12 @@ def bandit_summary(machine: Any, config: Any, episodes: int, horizon: int | None
 
 
 def evaluate_run(run_dir: str | os.PathLike[str], episodes: int = 20_000, horizon: int | None = None,
-                 seed: int = 0) -> dict[str, Any]:
+                 seed: int = 0, references: bool = True) -> dict[str, Any]:
     """The summary of the run in ``run_dir`` on ``episodes`` episodes (seed ``seed``) at ``horizon``
     (None: the trained one), as plain JSON data: :func:`bandit_summary` or
     :func:`predictor_summary`, with the env, the algo, the horizons and the seconds it took.
+    ``references=False`` leaves out a Gaussian bandit's pairs with the index policies (slow at
+    long horizons).
     ``ValueError`` for fewer than 2 episodes, a horizon below 1, or a folder without a readable run."""
     if check_int(episodes, "--episodes", 0) < 2:
         raise ValueError(f"--episodes must be >= 2, got {episodes}")
@@ -121,9 +124,11 @@ def evaluate_run(run_dir: str | os.PathLike[str], episodes: int = 20_000, horizo
         check_int(horizon, "--horizon", 1)
     machine, config = load_run(run_dir)
     summary: dict[str, Any] = {"env_id": config.env_id, "env_kwargs": config.env_kwargs, "algo": config.algo}
-    evaluate = bandit_summary if config.env_id in BANDIT_ENVS else predictor_summary
     start = time.perf_counter()
-    summary.update(evaluate(machine, config, episodes, horizon, seed))
+    if config.env_id in BANDIT_ENVS:
+        summary.update(bandit_summary(machine, config, episodes, horizon, seed, references))
+    else:
+        summary.update(predictor_summary(machine, config, episodes, horizon, seed))
     trained = int(base_env(config.env_id, config.env_kwargs).horizon)
     summary.update({"horizon": horizon or trained, "trained_horizon": trained, "episodes": episodes, "seed": seed,
                     "seconds": time.perf_counter() - start})
