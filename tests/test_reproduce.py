@@ -181,3 +181,16 @@ def test_the_serial_and_local_backends_give_the_same_numbers(tmp_path):
                                budget=tiny, backend="serial")
     assert [r["seed"] for r in more["results"]] == [0, 1, 2, 0, 1, 2]
     assert more["results"][:2] == serial["results"][:2]
+
+
+def test_a_ray_address_where_nothing_answers_is_refused_before_any_cell(tmp_path, capsys):
+    import socket
+
+    free = socket.create_server(("127.0.0.1", 0))
+    port = free.getsockname()[1]
+    free.close()  # nothing listens there now
+    out = tmp_path / "study"
+    code = cli.main(["reproduce", "--out", str(out), "--backend", "ray", "--address", f"127.0.0.1:{port}"])
+    err = capsys.readouterr().err
+    assert code == 2 and "cannot reach the Ray cluster" in err and f"127.0.0.1:{port}" in err, err
+    assert not (out / "study.json").exists() and not (out / "runs").exists()
