@@ -228,7 +228,7 @@ def _exponential_note(configs: Any) -> list[str]:
             "(bayes.predictors.BayesPredictor.encode_state); the state dissimilarity is measured in those "
             f"coordinates. agent_in_bayes output KL here: {figures} nats per step, on the scale of the other tasks; "
             "what remains is the regressor's own error, not a sign that the Bayes predictor cannot simulate the "
-            "agent."]
+            "agent.", ""]
 
 
 def _training(training: dict[str, Any]) -> str:
