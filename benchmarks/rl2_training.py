@@ -198,10 +198,10 @@ def _print_curve(rows: Sequence[dict[str, Any]]) -> None:
 
 def _paired_gap(summary: dict[str, Any]) -> float | None:
     """The Bayes gap from the return paired with the Bayes-optimal policy's (None without that reference)."""
-    paired = summary["paired"]
-    if summary["bayes_gap"] is None or paired["reference"] != "bayes-optimal":
-        return None
-    return -paired["mean_difference"] / (summary["bayes_optimal_return"] - summary["random_return"])
+    from benchmarks.sweep_results import paired_gap
+
+    gap, _, reference = paired_gap(summary)
+    return gap if reference == "bayes-optimal" else None
 
 
 def _gap_met(row: dict[str, Any]) -> bool | None:

@@ -33,8 +33,8 @@ import numpy as np
 
 from agents.bandit_eval import BANDIT_ENVS
 
-__all__ = ["FACTORS", "aggregate", "cell_metrics", "mean_interval", "paired_reference", "table_lines",
-           "window_metrics"]
+__all__ = ["FACTORS", "aggregate", "cell_metrics", "mean_interval", "paired_gap", "paired_reference",
+           "table_lines", "window_metrics"]
 
 FACTORS = (5, 50)  #: the multiples of the trained horizon the generalisation figures are read at
 
@@ -100,10 +100,10 @@ def window_metrics(long: dict[str, Any] | None, horizon: int, bandit: bool) -> d
 
 def paired_reference(trained: dict[str, Any]) -> str | None:
     """The reference policy the ``paired_gap`` of a bandit evaluation is measured against."""
-    return _paired_gap(trained)[2]
+    return paired_gap(trained)[2]
 
 
-def _paired_gap(trained: dict[str, Any]) -> tuple[float | None, float | None, str | None]:
+def paired_gap(trained: dict[str, Any]) -> tuple[float | None, float | None, str | None]:
     """``(gap, stderr, reference)`` of a bandit evaluation against its best reference (module docstring)."""
     paired = trained["paired"]
     if paired["reference"] == "bayes-optimal" and trained["bayes_optimal_return"] is not None:
@@ -129,10 +129,10 @@ def cell_metrics(record: dict[str, Any]) -> dict[str, float | None]:
                "excess_log_loss": trained["log_loss"] - trained["bayes_log_loss"],
                "long_mean_kl": long["mean_kl"] if long else None}
     else:
-        paired_gap, paired_gap_stderr, _ = _paired_gap(trained)
+        gap, gap_stderr, _ = paired_gap(trained)
         out = {"return": trained["mean_return"], "bayes_gap": trained["bayes_gap"],
-               "paired_difference": trained["paired"]["mean_difference"], "paired_gap": paired_gap,
-               "paired_gap_stderr": paired_gap_stderr, "long_bayes_gap": long["bayes_gap"] if long else None}
+               "paired_difference": trained["paired"]["mean_difference"], "paired_gap": gap,
+               "paired_gap_stderr": gap_stderr, "long_bayes_gap": long["bayes_gap"] if long else None}
     if trained.get("horizon"):
         out.update(window_metrics(long, trained["horizon"], bandit))
     out["train_seconds"] = record["training"]["train_seconds"]
