@@ -182,7 +182,7 @@ def reproduce(preset: str = "quick", out: str = "runs/reproduce", seeds: int | N
     log(f"study ({preset} preset, {algo}): {len(cells)} cells, {len(cells) - len(todo)} already finished, "
         f"{len(todo)} to run on the {backend} backend" + (f" ({workers} at a time)" if workers else ""))
     # the longest first (a budget of None is the trainer's preset's own), so that the pool's last cells are short ones
-    todo.sort(key=lambda c: (c.algo == "supervised", -(c.timesteps or training_config(c).timesteps)))
+    todo.sort(key=lambda c: (c.algo == "supervised", -(c.timesteps or getattr(training_config(c), "timesteps", 0))))
     start = time.perf_counter()
     failed = run_cells(todo, folder, backend, address, workers, budget["threads"], log,
                        started=lambda: write_json(folder / "study.json", manifest))
