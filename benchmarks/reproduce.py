@@ -60,6 +60,11 @@ BACKEND_CHOICES = ("local", "ray", "serial")
 #: schedule squeezed into the same budget.
 SHORT_BUDGET_SCHEDULE = {"ent_anneal_fraction": 1.0, "learning_rate_final": 5e-4}
 
+#: The predictors' learning rate decays linearly from the preset's 3e-3 to 3e-4 over the budget.
+#: Measured on ``MetaGaussian-v0`` with 30,720,000 predictions (seeds 0-3, 20,000 episodes): KL
+#: per step 0.00009 to 0.00022, against 0.00037 to 0.00144 with the constant rate.
+PREDICTOR_SCHEDULE = {"learning_rate_final": 3e-4}
+
 #: Budgets of the study, every one in env steps (predictions for ``supervised``): ``timesteps``
 #: per trainer (None: the trainer's preset's own), ``task_timesteps`` per task and trainer where
 #: a task needs another budget, ``hyperparameters`` per trainer over its preset; the evaluation
@@ -72,12 +77,12 @@ SHORT_BUDGET_SCHEDULE = {"ent_anneal_fraction": 1.0, "learning_rate_final": 5e-4
 PRESETS: dict[str, dict[str, Any]] = {
     "quick": {"timesteps": {"supervised": 10_240_000, "rl2": 24_576_000, "recurrent-ppo": 2_048_000},
               "task_timesteps": {"bandit-3arm": {"rl2": 40_960_000}},
-              "hyperparameters": {"recurrent-ppo": SHORT_BUDGET_SCHEDULE},
+              "hyperparameters": {"recurrent-ppo": SHORT_BUDGET_SCHEDULE, "supervised": PREDICTOR_SCHEDULE},
               "eval_episodes": 5000, "long_episodes": 1000, "simulation_episodes": 600,
               "generalisation_factor": 50, "threads": 1, "seeds": 1, "min_free_mb": 300},
     "full": {"timesteps": {"supervised": 30_720_000, "rl2": None, "recurrent-ppo": None},
              "task_timesteps": {"bandit-2arm": {"rl2": 49_152_000}, "bandit-3arm": {"rl2": 81_920_000}},
-             "hyperparameters": {},
+             "hyperparameters": {"supervised": PREDICTOR_SCHEDULE},
              "eval_episodes": 20_000, "long_episodes": 2000, "simulation_episodes": 2000,
              "generalisation_factor": 50, "threads": 1, "seeds": 5, "min_free_mb": 1000},
 }
