@@ -24,7 +24,7 @@ from typing import Any
 
 from agents.bandit_eval import BANDIT_ENVS, base_env, evaluate_bandit_agent, reference_policy
 from agents.runs import load_run
-from bayes.validation import check_int
+from bayes.validation import MAX_VECTOR_ELEMENTS, check_int
 
 __all__ = ["GITTINS_DISCOUNTS", "bandit_summary", "evaluate_run", "gaussian_references", "predictor_summary",
            "summary_line"]
@@ -123,6 +123,10 @@ def evaluate_run(run_dir: str | os.PathLike[str], episodes: int = 20_000, horizo
     if horizon is not None:
         check_int(horizon, "--horizon", 1)
     machine, config = load_run(run_dir)
+    steps = episodes * (horizon or int(base_env(config.env_id, config.env_kwargs).horizon))
+    if steps > MAX_VECTOR_ELEMENTS:
+        raise ValueError(f"--episodes x --horizon = {steps:,} steps, more than the {MAX_VECTOR_ELEMENTS:,} an "
+                         "evaluation holds in memory: use fewer episodes or a shorter horizon")
     summary: dict[str, Any] = {"env_id": config.env_id, "env_kwargs": config.env_kwargs, "algo": config.algo}
     start = time.perf_counter()
     if config.env_id in BANDIT_ENVS:

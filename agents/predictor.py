@@ -92,6 +92,10 @@ class PredictorConfig(TrainerConfig):
     #: and without it the network generalises to longer horizons; see the module docstring)
     use_time_input: bool = False
 
+    def batch_numbers(self) -> int:
+        """A batch's activations: ``batch_size`` episodes of ``horizon`` steps of ``hidden_size`` units."""
+        return self.batch_size * int(self.make_env().horizon) * self.hidden_size
+
     def check(self) -> None:
         check_number(self.learning_rate, "learning_rate", 0.0, 1.0)
         if self.learning_rate_final is not None:

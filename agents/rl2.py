@@ -109,6 +109,11 @@ class RL2Config(ActorCriticConfig):
     normalize_advantage: bool = True
     eval_every: int = 5_000_000
 
+    def batch_numbers(self) -> int:
+        """A batch's activations: ``num_envs`` episodes of ``horizon`` steps through ``num_layers``
+        layers of ``hidden_size`` units (and a few times that for the gates and the backward pass)."""
+        return self.num_envs * int(self.make_env().horizon) * self.hidden_size * self.num_layers
+
     def check(self) -> None:
         if self.eval_episodes < 2:
             raise ValueError(f"eval_episodes must be >= 2, got {self.eval_episodes}")

@@ -18,10 +18,10 @@ from dataclasses import asdict, fields
 from pathlib import Path
 from typing import Any
 
-from bayes.files import write_atomically, write_json
+from bayes.files import check_folder, make_folder, write_atomically, write_json
 
-__all__ = ["check_run_config", "config_from_dict", "config_json", "env_signature", "load_checkpoint", "load_run",
-           "load_run_folder", "prepare_run", "run_algo", "save_checkpoint"]
+__all__ = ["REMEDY", "check_run_config", "config_from_dict", "config_json", "env_signature", "load_checkpoint",
+           "load_run", "load_run_folder", "prepare_run", "run_algo", "save_checkpoint"]
 
 
 def check_run_config(out: Path, current: dict[str, Any], ignore: tuple[str, ...] = ()) -> None:
@@ -32,8 +32,10 @@ def check_run_config(out: Path, current: dict[str, Any], ignore: tuple[str, ...]
         return
     try:
         previous = json.loads(path.read_text())
-    except ValueError as exc:
-        raise ValueError(f"{path} is not valid JSON ({exc}); use a new folder") from exc
+    except (OSError, ValueError) as exc:
+        raise ValueError(f"{path} is not readable JSON ({exc}); {REMEDY}") from None
+    if not isinstance(previous, dict):
+        raise ValueError(f"{path} holds a {type(previous).__name__}, not a run's config; {REMEDY}")
     if {k: v for k, v in previous.items() if k not in ignore} != {k: v for k, v in current.items() if k not in ignore}:
         raise ValueError(f"{out} holds a run of another configuration ({path}); use a new folder")
 
@@ -58,26 +60,37 @@ def prepare_run(config: Any, out_dir: str | os.PathLike[str], resumable: tuple[s
     In order, before anything is written: ``config.validate()``; the env is made, so its own
     checks of ``env_kwargs`` run (``config.make_env()``); a folder whose ``config.json`` is
     unreadable or holds another configuration (outside the fields in ``resumable``, which a
-    resumed run may change, such as its budget) is refused. Then ``config.json`` is written
-    (atomically).
+    resumed run may change, such as its budget) is refused. Then the folder is made and, for a
+    new run, ``config.json`` written (atomically). A resumed run's ``config.json`` keeps the
+    configuration of its checkpoint until the new session writes a checkpoint of its own
+    (:func:`save_checkpoint` rewrites it), so the two never disagree.
     """
     config.validate()
     config.make_env()
-    out = Path(out_dir)
-    if out.exists() and not out.is_dir():
-        raise ValueError(f"{out} is a file, not a folder for a training run")
+    out = check_folder(out_dir, "the run folder")
     current = config_json(config)
     check_run_config(out, current, ignore=resumable)
-    write_json(out / "config.json", current)
+    make_folder(out, "the run folder")
+    if not (out / "config.json").exists():
+        write_json(out / "config.json", current)
     return out
 
 
 def save_checkpoint(payload: dict[str, Any], path: Path, config: Any) -> None:
     """``torch.save`` of ``payload`` and the env signature of ``config`` (:func:`env_signature`),
-    atomically: a crash never leaves a half-written checkpoint."""
+    atomically: a crash never leaves a half-written checkpoint. Then ``config.json`` beside it
+    is brought up to ``config`` (a resumed run may have changed its budget or time limit)."""
     import torch
 
     write_atomically(path, lambda handle: torch.save({**payload, "env": env_signature(config)}, handle))
+    current = config_json(config)
+    config_path = path.parent / "config.json"
+    try:
+        unchanged = json.loads(config_path.read_text()) == current
+    except (OSError, ValueError):
+        unchanged = False
+    if not unchanged:
+        write_json(config_path, current)
 
 
 def env_signature(config: Any) -> str:
@@ -90,13 +103,36 @@ def load_checkpoint(path: Path, config: Any) -> dict[str, Any]:
     ``config``'s (see :func:`env_signature`; a checkpoint that names no env passes)."""
     import torch
 
-    saved = torch.load(path, weights_only=True)
+    try:
+        saved = torch.load(path, weights_only=True)
+    except _READ_ERRORS as exc:
+        raise ValueError(f"{path} is corrupt: {_read_failure(path, exc)}; {REMEDY}") from None
+    if not isinstance(saved, dict):
+        raise ValueError(f"{path} is corrupt: it holds a {type(saved).__name__}, not a checkpoint; {REMEDY}")
     if saved.get("env", env_signature(config)) != env_signature(config):
         raise ValueError(f"{path} was made for {saved.get('env')}, not for {env_signature(config)}")
     return saved
 
 
-_READ_ERRORS = (OSError, ValueError, TypeError, KeyError, RuntimeError, EOFError, pickle.UnpicklingError)
+_READ_ERRORS = (OSError, ValueError, TypeError, KeyError, RuntimeError, EOFError, AttributeError,
+                pickle.UnpicklingError)
+
+#: What to do about a run folder that cannot be read.
+REMEDY = "delete the folder, or train into a new one"
+
+
+def _read_failure(path: Path, exc: BaseException) -> str:
+    """Why ``path`` could not be read, in a few words: never torch's long advice (to load with
+    ``weights_only=False``, which would run the pickled code of an untrusted file)."""
+    try:
+        size = path.stat().st_size
+    except OSError:
+        return "it cannot be opened"
+    if size == 0:
+        return "it is empty"
+    if isinstance(exc, (EOFError, OSError)) or "zip" in str(exc).lower() or "central directory" in str(exc):
+        return f"it is truncated or not a torch file ({size} bytes)"
+    return f"it is not a checkpoint written by meta-bayes ({type(exc).__name__})"
 
 
 def load_run_folder(out_dir: str | os.PathLike[str], from_dict: Callable[[dict[str, Any]], Any], label: str,
@@ -109,7 +145,9 @@ def load_run_folder(out_dir: str | os.PathLike[str], from_dict: Callable[[dict[s
         config.validate()
         return build(config, load_checkpoint(out / "checkpoint.pt", config)), config
     except _READ_ERRORS as exc:
-        raise ValueError(f"{out} does not hold a readable {label} run: {exc}") from exc
+        reason = str(exc) if isinstance(exc, ValueError) else (
+            f"{out / 'checkpoint.pt'} is corrupt or of another network ({type(exc).__name__}: {exc}); {REMEDY}")
+        raise ValueError(f"{out} does not hold a readable {label} run: {reason}") from None
 
 
 def run_algo(run_dir: str | os.PathLike[str]) -> str:
@@ -126,7 +164,9 @@ def run_algo(run_dir: str | os.PathLike[str]) -> str:
         config = json.loads(path.read_text())
     except (OSError, ValueError) as exc:
         raise ValueError(f"{path} is not readable JSON: {exc}") from exc
-    algo = config.get("algo") if isinstance(config, dict) else None
+    if not isinstance(config, dict):
+        raise ValueError(f"{path} holds a {type(config).__name__}, not a run's config; {REMEDY}")
+    algo = config.get("algo")
     if algo not in TRAINERS:
         raise ValueError(f"{path} names algo {algo!r}; known: {tuple(TRAINERS)}")
     return str(algo)

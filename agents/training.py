@@ -38,8 +38,15 @@ from pathlib import Path
 from typing import Any, ClassVar
 
 from agents.bandit_eval import BANDIT_ENVS
-from agents.runs import config_from_dict, load_checkpoint, prepare_run, save_checkpoint
-from bayes.validation import check_int, check_number
+from agents.runs import REMEDY, config_from_dict, load_checkpoint, prepare_run, save_checkpoint
+from bayes.validation import (
+    MAX_HIDDEN_SIZE,
+    MAX_NUM_ENVS,
+    MAX_VECTOR_ELEMENTS,
+    available_cores,
+    check_int,
+    check_number,
+)
 
 __all__ = [
     "TORCH_RNG",
@@ -55,6 +62,20 @@ __all__ = [
     "preset_config",
     "run_loop",
 ]
+
+
+#: Upper bounds of the trainers' integer fields (any trainer that has the field), checked by
+#: :meth:`TrainerConfig.validate` before anything is allocated; docs/architecture.md lists them.
+FIELD_LIMITS: dict[str, int] = {
+    "hidden_size": MAX_HIDDEN_SIZE,
+    "lstm_hidden_size": MAX_HIDDEN_SIZE,
+    "num_layers": 16,
+    "num_envs": MAX_NUM_ENVS,
+    "batch_size": MAX_NUM_ENVS,
+    "minibatches": MAX_NUM_ENVS,
+    "n_epochs": 1_000,
+    "eval_episodes": 1_000_000,
+}
 
 
 @dataclass
@@ -106,7 +127,28 @@ class TrainerConfig:
         for name in self.FLAGS:
             if not isinstance(getattr(self, name), bool):
                 raise ValueError(f"{name} must be true or false, got {getattr(self, name)!r}")
+        for name, maximum in FIELD_LIMITS.items():
+            value = getattr(self, name, None)
+            if isinstance(value, int) and value > maximum:
+                raise ValueError(f"{name} must be at most {maximum:,}, got {value:,}")
+        for name in ("net_arch", "critic_arch"):
+            sizes = getattr(self, name, None)
+            if isinstance(sizes, list) and (len(sizes) > 16 or any(isinstance(n, int) and n > MAX_HIDDEN_SIZE
+                                                                   for n in sizes)):
+                raise ValueError(f"{name} must have at most 16 layers of at most {MAX_HIDDEN_SIZE:,} units, "
+                                 f"got {sizes!r}")
         self.check()
+        numbers = self.batch_numbers()
+        if numbers is not None and numbers > MAX_VECTOR_ELEMENTS:
+            raise ValueError(f"a batch of this config holds about {numbers:,} numbers (episodes x horizon x hidden "
+                             f"units x layers), more than {MAX_VECTOR_ELEMENTS:,}: use fewer episodes per batch or "
+                             "a smaller network")
+
+    def batch_numbers(self) -> int | None:
+        """About how many numbers one training batch holds (episodes x steps x hidden units x
+        layers), for the check against :data:`~bayes.validation.MAX_VECTOR_ELEMENTS`; None
+        where the trainer does not say (the default)."""
+        return None
 
     def check_shared(self) -> None:
         """The checks of the fields a family of trainers shares (:class:`ActorCriticConfig`'s)."""
@@ -274,7 +316,7 @@ def bandit_evaluator(config: Any) -> Callable[[Any], Evaluation]:
     reference is evaluated once, on the first call.
     """
     from agents.bandit_eval import EVAL_SEED, evaluate_bandit_agent, reference_policy
-    from bayes.evaluate import PairedComparison
+    from bayes.evaluate import PairedComparison, normalised_gap
 
     seed = EVAL_SEED + config.seed
     reference: list[Any] = []
@@ -297,9 +339,14 @@ def bandit_evaluator(config: Any) -> Callable[[Any], Evaluation]:
             scalars["eval/bayes_gap"] = result.bayes_gap
             line += f", Bayes gap {result.bayes_gap:.4f}"
         if name == "bayes-optimal" and result.bayes_optimal_return is not None:
-            record["paired_gap"] = -pair.mean_difference / (result.bayes_optimal_return - result.random_return)
-            scalars["eval/paired_gap"] = record["paired_gap"]
-            line += f" (paired {record['paired_gap']:.4f})"
+            # None where every policy is Bayes-optimal (one arm, one pull): no gap to measure
+            record["paired_gap"] = normalised_gap(-pair.mean_difference, result.bayes_optimal_return,
+                                                  result.random_return)
+            if record["paired_gap"] is None:
+                line += " (paired n/a)"
+            else:
+                scalars["eval/paired_gap"] = record["paired_gap"]
+                line += f" (paired {record['paired_gap']:.4f})"
         line += f"; minus {name}: {pair.mean_difference:+.4f} ± {pair.stderr:.4f}"
         return Evaluation(record, scalars, line)
 
@@ -358,6 +405,18 @@ def _restore(obj: Any, value: Any) -> None:
         obj.bit_generator.state = json.loads(value)
 
 
+def check_threads(config: Any) -> None:
+    """Refuse a config's ``torch_threads`` above this machine's cores (more threads than cores
+    made training 170 times slower on 2 cores). Checked when training starts, not when a run
+    is loaded, so a run trained on a larger machine still loads here."""
+    threads = getattr(config, "torch_threads", None)
+    cores = available_cores()
+    if isinstance(threads, int) and threads > cores:
+        raise ValueError(f"torch_threads={threads} is more than the {cores} cores this process may use "
+                         f"(more threads than cores slows training many times over): use --hp torch_threads={cores} "
+                         "or fewer")
+
+
 class Session:
     """One training session of a run folder: the folder, the clock, the history, TensorBoard, threads.
 
@@ -373,6 +432,7 @@ class Session:
     def __init__(self, config: TrainerConfig, out_dir: str | os.PathLike[str], log: Callable[[str], Any] = print,
                  unit: str = "env steps", key: str = "timesteps") -> None:
         self.config, self.log, self.unit, self.key = config, log, unit, key
+        check_threads(config)
         self.out: Path = prepare_run(config, out_dir, config.RESUMABLE)
         self.checkpoint = self.out / "checkpoint.pt"
         self.progress, self.history, self.seconds_before = 0, [], 0.0
@@ -408,13 +468,17 @@ class Session:
         self.tracked, self.also_save = tracked, also_save
         if enabled and self.checkpoint.exists():
             saved = load_checkpoint(self.checkpoint, self.config)
-            for key, obj in tracked.items():
-                _restore(obj, saved[key])
-            if after_restore is not None:
-                after_restore(saved)
-            self.progress = int(saved[self.key])
-            self.history = json.loads(saved["history"])
-            self.seconds_before = float(saved.get("seconds", 0.0))
+            try:
+                for key, obj in tracked.items():
+                    _restore(obj, saved[key])
+                if after_restore is not None:
+                    after_restore(saved)
+                self.progress = int(saved[self.key])
+                self.history = json.loads(saved["history"])
+                self.seconds_before = float(saved.get("seconds", 0.0))
+            except (KeyError, ValueError, TypeError, RuntimeError, AttributeError) as exc:
+                what = f"it lacks {exc}" if isinstance(exc, KeyError) else f"{type(exc).__name__}: {exc}"
+                raise ValueError(f"{self.checkpoint} is corrupt or of another network ({what}); {REMEDY}") from None
             self.next_eval = self._after(self.progress)
             self.log(f"resumed {self.out} at {self.progress_text()}")
         self.started = time.perf_counter()

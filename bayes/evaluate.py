@@ -36,9 +36,26 @@ __all__ = [
     "compare_bandit_policies",
     "evaluate_bandit_policy",
     "evaluate_predictor",
+    "normalised_gap",
     "prediction_observation",
     "standard_error",
 ]
+
+
+def normalised_gap(shortfall: float, best: float | None, random: float) -> float | None:
+    """``shortfall / (best - random)``: a return's shortfall as a fraction of the span from the
+    random policy's return to the best one's (``best``; the Bayes-optimal value, say).
+
+    Undefined, so ``None`` (null in JSON, "n/a" in text), where ``best`` is unknown or the span is
+    not positive: with one arm, or a horizon of one pull, every policy is Bayes-optimal and
+    there is no gap to measure. A span below ``1e-12`` of the returns' size counts as zero.
+    """
+    if best is None:
+        return None
+    span = best - random
+    if not span > 1e-12 * max(abs(best), abs(random), 1.0):
+        return None
+    return shortfall / span
 
 
 def standard_error(x: np.ndarray, axis: int = 0) -> np.ndarray:
@@ -165,9 +182,7 @@ def evaluate_bandit_policy(
         v_bayes = _bayes_value(n_arms, horizon, pairs)
     mean_return = float(total.mean())
     regret = horizon * best - total
-    gap = None
-    if v_bayes is not None and v_bayes > random_return:
-        gap = (v_bayes - mean_return) / (v_bayes - random_return)
+    gap = None if v_bayes is None else normalised_gap(v_bayes - mean_return, v_bayes, random_return)
     return BanditEvaluation(
         mean_return=mean_return,
         stderr=float(standard_error(total)),

@@ -15,7 +15,40 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import IO, Any
 
-__all__ = ["write_atomically", "write_json", "write_text"]
+__all__ = ["check_folder", "make_folder", "write_atomically", "write_json", "write_text"]
+
+
+def check_folder(path: str | os.PathLike[str], what: str) -> Path:
+    """``path`` if it is a folder, or could be made one, that this process can write in.
+
+    Checks without leaving anything behind: ``path`` itself, or its nearest existing ancestor,
+    must be a folder (not a file) in which a folder can be made (made and removed at once).
+    ``ValueError`` naming ``what`` (a flag such as ``--out``) and the path otherwise. :func:`make_folder` then makes it.
+    """
+    target = Path(path)
+    if target.exists() and not target.is_dir():
+        raise ValueError(f"{what} {target} is a file, not a folder: name a folder (new or existing)")
+    ancestor = target
+    while not ancestor.exists() and ancestor != ancestor.parent:
+        ancestor = ancestor.parent
+    if not ancestor.is_dir():
+        raise ValueError(f"{what} {target} cannot be made: {ancestor} is a file, not a folder")
+    try:  # a probe, removed at once: permissions alone miss read-only and virtual file systems (/proc)
+        os.rmdir(tempfile.mkdtemp(dir=ancestor, prefix=".meta-bayes-probe-"))
+    except OSError:
+        raise ValueError(f"{what} {target} cannot be made: {ancestor} is not writable") from None
+    return target
+
+
+def make_folder(path: str | os.PathLike[str], what: str) -> Path:
+    """:func:`check_folder`, then make ``path`` (and its parents); an ``OSError`` while making it
+    (a read-only file system, say) becomes a ``ValueError`` naming ``what`` and the path."""
+    target = check_folder(path, what)
+    try:
+        target.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise ValueError(f"{what} {target} cannot be made: {exc.strerror or exc}") from None
+    return target
 
 
 def write_atomically(path: str | os.PathLike[str], write: Callable[[IO[bytes]], Any], mode: int = 0o644) -> None:

@@ -50,7 +50,7 @@ import numpy as np
 from scipy import special
 
 from bayes.sampling import sample_categorical
-from bayes.validation import check_int, check_rng, finite_array, positive_array
+from bayes.validation import MAX_HYPERPARAMETER, check_int, check_magnitude, check_rng, finite_array, positive_array
 
 __all__ = [
     "BetaBernoulli",
@@ -295,8 +295,8 @@ class ScalarConjugateModel(ConjugateModel):
     """
 
     def _init_hyper(self, real: dict[str, Any], positive: dict[str, Any]) -> None:
-        arrays = {name: finite_array(value, name) for name, value in real.items()}
-        arrays.update({name: positive_array(value, name) for name, value in positive.items()})
+        arrays = {name: check_magnitude(finite_array(value, name), name) for name, value in real.items()}
+        arrays.update({name: check_magnitude(positive_array(value, name), name) for name, value in positive.items()})
         try:
             shape = np.broadcast_shapes(*(a.shape for a in arrays.values()))
         except ValueError as exc:
@@ -501,7 +501,7 @@ class NormalKnownNoise(ScalarConjugateModel):
     domain_text = "finite means"
 
     #: stds and means whose squares (and the precisions 1/std^2) stay finite and nonzero
-    SCALE_RANGE = (1e-100, 1e100)
+    SCALE_RANGE = (1.0 / MAX_HYPERPARAMETER, MAX_HYPERPARAMETER)
 
     def __init__(self, prior_mean: Any = 0.0, prior_std: Any = 1.0, noise_std: Any = 1.0) -> None:
         self._init_hyper(
@@ -676,7 +676,7 @@ class DirichletCategorical(ConjugateModel):
     domain_text = "probabilities >= 0 that sum to 1 (within 1e-6)"
 
     def __init__(self, concentration: Any = (1.0, 1.0, 1.0)) -> None:
-        alpha = positive_array(concentration, "concentration")
+        alpha = check_magnitude(positive_array(concentration, "concentration"), "concentration")
         if alpha.ndim != 1 or alpha.shape[0] < 2:
             raise ValueError(
                 f"concentration must be a vector of at least 2 entries, got shape {alpha.shape}"

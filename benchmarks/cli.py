@@ -36,12 +36,13 @@ import ast
 import json
 import os
 import sys
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, NoReturn
 
 import meta_envs
 from agents.registry import ALGOS, TRAINERS
+from bayes.validation import MAX_EPISODES, MAX_HORIZON
 
 __all__ = ["build_parser", "main"]
 
@@ -66,25 +67,58 @@ def _parse_set(items: Sequence[str], flag: str = "--set") -> dict[str, Any]:
     kwargs: dict[str, Any] = {}
     for item in items:
         key, sep, text = item.partition("=")
-        if not sep or not key:
-            raise SystemExit(f"meta-bayes: {flag} expects KEY=VALUE, got {item!r}")
+        if not sep or not key.strip():
+            raise ValueError(f"{flag} expects KEY=VALUE, got {item!r}")
+        if len(text) > 10_000:
+            raise ValueError(f"{flag} {key}: the value is {len(text):,} characters long; at most 10,000 are read")
         try:
             kwargs[key] = ast.literal_eval(text)
-        except (ValueError, SyntaxError):
+        except (ValueError, SyntaxError, MemoryError, RecursionError):
             kwargs[key] = text
     return kwargs
 
 
+def _count(minimum: int, maximum: int | None = None) -> Callable[[str], int]:
+    """An argparse ``type``: an int in ``[minimum, maximum]``; argparse names the flag in its error."""
+
+    def parse(text: str) -> int:
+        try:
+            value = int(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"expected an int, got {text!r}") from None
+        if value < minimum or (maximum is not None and value > maximum):
+            bounds = f">= {minimum}" if maximum is None else f"in [{minimum}, {maximum:,}]"
+            raise argparse.ArgumentTypeError(f"expected an int {bounds}, got {text}")
+        return value
+
+    parse.__name__ = "int"  # what argparse calls the type in its own messages
+    return parse
+
+
+#: Seeds are stored as 32-bit numbers by some of the libraries underneath (numpy's legacy seeding, SB3).
+_SEED = _count(0, 2**32 - 1)
+
+
+class _Parser(argparse.ArgumentParser):
+    """argparse with one-line errors: ``meta-bayes <command>: error: ...`` and where to read the
+    usage, instead of the usage block followed by the error."""
+
+    def error(self, message: str) -> NoReturn:
+        self.exit(2, f"{self.prog}: error: {' '.join(message.split())} (usage: {self.prog} --help)\n")
+
+
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
+    parser = _Parser(
         prog="meta-bayes", description="Meta-learning through a Bayesian lens: environments, Bayes agents, studies."
     )
+    parser.add_argument("--debug", action="store_true",
+                        help="on an error, show Python's traceback too (for a bug report)")
     sub = parser.add_subparsers(dest="command", required=True)
     envs = sub.add_parser("envs", help="list the registered environments and their defaults")
     envs.add_argument("--json", action="store_true", help="print JSON instead of text")
     demo = sub.add_parser("demo", help="play one episode and print the posterior at every step")
     demo.add_argument("env_id", nargs="?", default="MetaBandit-v0", choices=meta_envs.ENV_IDS)
-    demo.add_argument("--seed", type=int, default=0)
+    demo.add_argument("--seed", type=_SEED, default=0)
     demo.add_argument("--policy", choices=("bayes", "greedy", "random"), default="bayes")
     demo.add_argument("--set", dest="settings", action="append", default=[], metavar="KEY=VALUE",
                       help="an environment argument, e.g. --set n_arms=3 --set 'prior=(2, 2)'")
@@ -100,23 +134,24 @@ def build_parser() -> argparse.ArgumentParser:
                             "--hp hidden_size=32")
     train.add_argument("--progress", action=argparse.BooleanOptionalAction, default=None,
                        help="a progress bar (default: when stderr is a terminal)")
-    train.add_argument("--timesteps", type=int, default=None,
+    train.add_argument("--timesteps", type=_count(1), default=None,
                        help="env steps (predictions) to train on; default: the preset's own budget")
-    train.add_argument("--seed", type=int, default=0)
+    train.add_argument("--seed", type=_SEED, default=0)
     train.add_argument("--out", required=True, help="the run's folder (config, checkpoint, TensorBoard logs)")
     train.add_argument("--set", dest="settings", action="append", default=[], metavar="KEY=VALUE",
                        help="an environment argument, as for demo")
     evaluate = sub.add_parser("evaluate", help="evaluate a trained agent against the Bayes-optimal one")
     evaluate.add_argument("run_dir")
-    evaluate.add_argument("--episodes", type=int, default=20_000)
-    evaluate.add_argument("--horizon", type=int, default=None, help="default: the trained horizon")
-    evaluate.add_argument("--seed", type=int, default=0)
+    evaluate.add_argument("--episodes", type=_count(2, MAX_EPISODES), default=20_000)
+    evaluate.add_argument("--horizon", type=_count(1, MAX_HORIZON), default=None, help="default: the trained horizon")
+    evaluate.add_argument("--seed", type=_SEED, default=0)
     evaluate.add_argument("--json", action="store_true", help="print one JSON object")
     simulate = sub.add_parser("simulate", help="does the trained agent simulate the Bayes agent, and vice versa?")
     simulate.add_argument("run_dir")
-    simulate.add_argument("--episodes", type=int, default=1000, help="input episodes (half train the regressors)")
+    simulate.add_argument("--episodes", type=_count(8, MAX_EPISODES), default=1000,
+                          help="input episodes (half train the regressors)")
     simulate.add_argument("--out", default=None, help="folder of the pictures (default: RUN_DIR/figures)")
-    simulate.add_argument("--seed", type=int, default=0)
+    simulate.add_argument("--seed", type=_SEED, default=0)
     simulate.add_argument("--json", action="store_true", help="print one JSON object")
     from benchmarks.reproduce import add_arguments
 
@@ -130,7 +165,7 @@ def build_parser() -> argparse.ArgumentParser:
                             "Ray instance started here; serial: one after another in this process")
     sweep.add_argument("--address", default=None,
                        help="the Ray cluster: host:port, ray://host:port or auto (default: start Ray here)")
-    sweep.add_argument("--workers", type=int, default=None,
+    sweep.add_argument("--workers", type=_count(1, 1024), default=None,
                        help="cells at a time (default: local, the cores over the SPEC's threads; ray, as many as "
                             "the cluster has CPUs for)")
     sweep.add_argument("--report", action="store_true",
@@ -168,65 +203,100 @@ def _train(args: argparse.Namespace, progress: bool) -> None:
          f"the run is in {args.out}")
 
 
+def _run(args: argparse.Namespace) -> int:
+    """Run the parsed command; returns its exit status."""
+    if args.command == "envs":
+        _print_envs(args.json)
+    elif args.command == "demo":
+        from benchmarks.demo import run_demo
+
+        run_demo(args.env_id, seed=args.seed, policy=args.policy, **_parse_set(args.settings))
+    elif args.command == "train":
+        _train(args, sys.stderr.isatty() if args.progress is None else args.progress)
+    elif args.command == "evaluate":
+        from agents.evaluation import evaluate_run, summary_line
+
+        summary = evaluate_run(args.run_dir, args.episodes, args.horizon, args.seed)
+        print(json.dumps(summary) if args.json else summary_line(summary))
+    elif args.command == "reproduce":
+        from benchmarks.reproduce import run_from_arguments
+
+        if run_from_arguments(args, log=_log)["failed"]:
+            return 1
+    elif args.command == "sweep":
+        from benchmarks.sweep import sweep
+
+        results = sweep(args.spec, args.out, args.backend, args.address, args.workers, log=_log,
+                        report=args.report, dry_run=args.dry_run)
+        if args.dry_run:
+            return 0
+        print((Path(args.out) / "table.md").read_text())
+        if results["failed"]:
+            return 1
+    elif args.command == "report":
+        from benchmarks.report import report_folder
+
+        print(report_folder(args.folder, log=_log))
+    elif args.command == "simulate":
+        from benchmarks.simulate import print_summary, run_simulation
+
+        summary = run_simulation(args.run_dir, args.episodes, args.out, args.seed, log=_log)
+        if args.json:
+            print(json.dumps(summary))
+        else:
+            print_summary(summary)
+    return 0
+
+
+def _one_line(exc: BaseException) -> str:
+    """An exception's message on one line (a long one cut at 2,000 characters)."""
+    text = " ".join(str(exc).split()) or type(exc).__name__
+    return text if len(text) <= 2000 else text[:2000] + " ..."
+
+
 def main(argv: Sequence[str] | None = None) -> int:
-    """Entry point of the ``meta-bayes`` console script."""
-    args = build_parser().parse_args(argv)
+    """Entry point of the ``meta-bayes`` console script.
+
+    Exit status: 0 done; 2 a usage or input error (argparse's own, or a ``ValueError``,
+    ``TypeError`` or ``ConnectionError`` raised before or while checking the input); 1 a run
+    that failed (a cell of a study or sweep, an ``OSError`` such as a full disk, running out of
+    memory, or a bug); 130 interrupted (Ctrl-C), with the last checkpoint kept. Every error is
+    one line, ``meta-bayes <command>: error: ...``; ``meta-bayes --debug <command>`` also shows
+    the traceback.
+    """
     try:
-        if args.command == "envs":
-            _print_envs(args.json)
-        elif args.command == "demo":
-            from benchmarks.demo import run_demo
-
-            run_demo(args.env_id, seed=args.seed, policy=args.policy, **_parse_set(args.settings))
-        elif args.command == "train":
-            _train(args, sys.stderr.isatty() if args.progress is None else args.progress)
-        elif args.command == "evaluate":
-            from agents.evaluation import evaluate_run, summary_line
-
-            summary = evaluate_run(args.run_dir, args.episodes, args.horizon, args.seed)
-            print(json.dumps(summary) if args.json else summary_line(summary))
-        elif args.command == "reproduce":
-            from benchmarks.reproduce import run_from_arguments
-
-            if run_from_arguments(args, log=_log)["failed"]:
-                return 1
-        elif args.command == "sweep":
-            from benchmarks.sweep import sweep
-
-            results = sweep(args.spec, args.out, args.backend, args.address, args.workers, log=_log,
-                            report=args.report, dry_run=args.dry_run)
-            if args.dry_run:
-                return 0
-            print((Path(args.out) / "table.md").read_text())
-            if results["failed"]:
-                return 1
-        elif args.command == "report":
-            from benchmarks.report import report_folder
-
-            print(report_folder(args.folder, log=_log))
-        elif args.command == "simulate":
-            from benchmarks.simulate import print_summary, run_simulation
-
-            summary = run_simulation(args.run_dir, args.episodes, args.out, args.seed, log=_log)
-            if args.json:
-                print(json.dumps(summary))
-            else:
-                print_summary(summary)
-    except (ValueError, TypeError, ConnectionError) as exc:
-        print(f"meta-bayes: error: {exc}", file=sys.stderr)
-        return 2
+        args = build_parser().parse_args(argv)
+    except SystemExit as exc:  # argparse has printed its usage error (2) or the help (0)
+        return exc.code if isinstance(exc.code, int) else 2
+    prefix = f"meta-bayes {args.command}: error:"
+    try:
+        return _run(args)
     except KeyboardInterrupt:
         where = ""
         if args.command == "train":
             where = f"; its last checkpoint is in {args.out}: run the same command to resume"
         elif args.command in ("sweep", "reproduce"):
             where = f"; finished steps and checkpoints are in {args.out}: run the same command to resume"
-        print(f"meta-bayes: interrupted{where}", file=sys.stderr)
+        print(f"meta-bayes {args.command}: interrupted{where}", file=sys.stderr)
         return 130
     except BrokenPipeError:  # e.g. `meta-bayes envs | head`: the reader left, not an error
         sys.stdout = open(os.devnull, "w")
         return 0
-    return 0
+    except Exception as exc:  # one line, never a traceback unless asked for
+        if args.debug:
+            raise
+        if isinstance(exc, (ValueError, TypeError, ConnectionError)):
+            print(f"{prefix} {_one_line(exc)}", file=sys.stderr)
+            return 2
+        if isinstance(exc, MemoryError):
+            print(f"{prefix} out of memory ({_one_line(exc)}); ask for less (fewer episodes or envs, a smaller "
+                  "network)", file=sys.stderr)
+        elif isinstance(exc, OSError):
+            print(f"{prefix} {_one_line(exc)}", file=sys.stderr)
+        else:
+            print(f"{prefix} {type(exc).__name__}: {_one_line(exc)} (a bug: please report it with the output of "
+                  f"meta-bayes --debug {args.command} ...)", file=sys.stderr)
+        return 1
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -44,7 +44,7 @@ from typing import Any
 import gymnasium as gym
 
 import meta_envs
-from bayes.files import write_json
+from bayes.files import check_folder, make_folder, write_json
 from benchmarks.cells import Cell, cell_finished, read_record, training_config, versions
 from benchmarks.suite import TASKS, Task
 
@@ -111,12 +111,15 @@ def _manifest(preset: str, algo: str, seeds: int, budget: dict[str, Any]) -> dic
 def _check_folder(out: Path, manifest: dict[str, Any]) -> None:
     """Refuse an output folder that holds an incompatible study (naming the difference), or a disk
     too full, before any work; a study that only gains seeds is extended."""
+    check_folder(out, "--out")
     path = out / "study.json"
     if path.exists():
         try:
             previous = json.loads(path.read_text())
         except ValueError as exc:
             raise ValueError(f"{path} is not readable JSON ({exc}): use another --out") from exc
+        if not isinstance(previous, dict):
+            raise ValueError(f"{path} holds a {type(previous).__name__}, not a study's manifest: use another --out")
         for key, flag in (("preset", "--preset"), ("algo", "--algo"), ("budget", "the budget")):
             if previous.get(key) != manifest[key]:
                 shown = (previous.get(key), manifest[key]) if key != "budget" else (
@@ -131,7 +134,7 @@ def _check_folder(out: Path, manifest: dict[str, Any]) -> None:
                              f"--seeds {previous.get('seeds')} to resume it (or more to extend it), or another --out")
     elif out.exists() and any(out.iterdir()):
         raise ValueError(f"{out} is not empty and holds no study (no {path.name}): use another --out")
-    out.mkdir(parents=True, exist_ok=True)
+    make_folder(out, "--out")
     free_mb = shutil.disk_usage(out).free / 2**20
     need = PRESETS[manifest["preset"]]["min_free_mb"]
     if free_mb < need:

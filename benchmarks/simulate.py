@@ -34,6 +34,7 @@ import numpy as np
 
 import meta_envs
 from agents.bandit_eval import BANDIT_ENVS
+from bayes.files import check_folder, make_folder
 from bayes.simulation import simulation_analysis, total_variation
 
 __all__ = ["bayes_agent", "main", "run_simulation"]
@@ -65,7 +66,7 @@ def run_simulation(run_dir: str, episodes: int = 1000, out: str | None = None, s
     if episodes < 8:
         raise ValueError(f"--episodes must be >= 8 (half train the regressors, half measure), got {episodes}")
     agent, config = load_run(run_dir)
-    figdir = Path(out) if out is not None else Path(run_dir) / "figures"
+    figdir = check_folder(Path(out) if out is not None else Path(run_dir) / "figures", "--out")
     name, bayes = bayes_agent(config.env_id, config.env_kwargs)
     say = log or (lambda _m: None)
     start = time.perf_counter()
@@ -96,6 +97,7 @@ def run_simulation(run_dir: str, episodes: int = 1000, out: str | None = None, s
     result = simulation_analysis(bayes, agent, inputs, divergence=divergence, returns=returns,
                                  rng=np.random.default_rng(seed))
     say(f"writing the pictures to {figdir}")
+    make_folder(figdir, "--out")
     figures = [simulation_panel(result, figdir / "simulation_panel.png", names=(name, "agent"))]
     if not bandit:
         test = result.test[:3]

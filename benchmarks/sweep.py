@@ -56,7 +56,7 @@ from concurrent.futures import FIRST_COMPLETED, Future, wait
 from pathlib import Path
 from typing import Any
 
-from bayes.files import write_json, write_text
+from bayes.files import check_folder, make_folder, write_json, write_text
 from benchmarks.cells import Cell, cell_finished, read_record, record_path, run_cell, versions
 from benchmarks.sweep_spec import SweepSpec, load_spec
 
@@ -427,6 +427,7 @@ def run_cells(cells: Sequence[Cell], folder: Path, backend: str, address: str | 
 def _check_folder(out: Path) -> None:
     """Refuse a folder that holds something other than a sweep (its cells' records are checked as
     they are read: :func:`~benchmarks.cells.read_record` refuses one made with other settings)."""
+    check_folder(out, "--out")
     manifest = out / MANIFEST
     if not manifest.exists() and out.exists() and any(out.iterdir()):
         raise ValueError(f"{out} is not empty and holds no sweep (no {MANIFEST}): use another --out")
@@ -466,7 +467,7 @@ def sweep(spec: str | Path | SweepSpec, out: str | Path, backend: str = "local",
         (folder / "failed" / f"{cell.name}.json").unlink(missing_ok=True)
 
     def started() -> None:
-        folder.mkdir(parents=True, exist_ok=True)
+        make_folder(folder, "--out")
         write_json(folder / MANIFEST, {"name": spec.name, "spec": str(spec.source), "data": spec.data})
 
     failed = run_cells(todo, folder, backend, address, workers, threads, log, finish, started)

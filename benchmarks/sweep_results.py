@@ -32,6 +32,7 @@ from typing import Any
 import numpy as np
 
 from agents.bandit_eval import BANDIT_ENVS
+from bayes.evaluate import normalised_gap
 
 __all__ = ["FACTORS", "aggregate", "cell_metrics", "mean_interval", "paired_gap", "paired_reference",
            "table_lines", "window_metrics"]
@@ -107,15 +108,18 @@ def paired_gap(trained: dict[str, Any]) -> tuple[float | None, float | None, str
     """``(gap, stderr, reference)`` of a bandit evaluation against its best reference (module docstring)."""
     paired = trained["paired"]
     if paired["reference"] == "bayes-optimal" and trained["bayes_optimal_return"] is not None:
-        scale = trained["bayes_optimal_return"] - trained["random_return"]
-        stderr = paired.get("stderr")
-        return -paired["mean_difference"] / scale, None if stderr is None else stderr / scale, "bayes-optimal"
-    gittins = {k: v for k, v in (trained.get("references") or {}).items() if k.startswith("gittins")}
-    if not gittins:
-        return None, None, None
-    name, best = max(gittins.items(), key=lambda item: item[1]["return"])
-    scale = best["return"] - trained["random_return"]
-    return -best["difference"] / scale, best["stderr"] / scale, name
+        best, name = trained["bayes_optimal_return"], "bayes-optimal"
+        difference, stderr = paired["mean_difference"], paired.get("stderr")
+    else:
+        gittins = {k: v for k, v in (trained.get("references") or {}).items() if k.startswith("gittins")}
+        if not gittins:
+            return None, None, None
+        name, chosen = max(gittins.items(), key=lambda item: item[1]["return"])
+        best, difference, stderr = chosen["return"], chosen["difference"], chosen["stderr"]
+    gap = normalised_gap(-difference, best, trained["random_return"])  # None where the span is 0
+    if gap is None:
+        return None, None, name
+    return gap, None if stderr is None else normalised_gap(stderr, best, trained["random_return"]), name
 
 
 def cell_metrics(record: dict[str, Any]) -> dict[str, float | None]:

@@ -38,6 +38,7 @@ from __future__ import annotations
 import hashlib
 import itertools
 import json
+import math
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -47,6 +48,7 @@ import gymnasium as gym
 
 import meta_envs
 from agents.registry import ALGOS
+from bayes.validation import MAX_SEEDS
 from benchmarks.cells import FIXED_KEYS, Cell, algo_fields, training_config
 
 try:
@@ -62,6 +64,11 @@ TASK_KEYS = ("name", "env_id", "env_kwargs", "algos", "preset", "timesteps", "hy
 EVALUATION_DEFAULTS: dict[str, Any] = {"episodes": 5000, "seed": 1000, "long_factor": 5, "long_episodes": None}
 SIMULATION_EPISODES = 600  #: ``simulation: true``
 MAX_NAME = 150  #: longer cell names end in a hash of their settings
+MAX_SPEC_BYTES = 1_000_000  #: a SPEC file is read only up to this size
+#: Values a YAML SPEC may expand to, aliases included: an alias bomb (nested ``*refs``) is refused
+#: before it is expanded.
+MAX_SPEC_VALUES = 10_000
+MAX_CELLS = 10_000  #: cells of one sweep
 
 
 class SpecError(ValueError):
@@ -111,7 +118,6 @@ def _yaml(text: str, source: str) -> tuple[Any, _Lines]:
                                           "(or write the SPEC in TOML)") from exc
     try:
         node = yaml.compose(text, Loader=yaml.SafeLoader)
-        data = yaml.safe_load(text)
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         problem = getattr(exc, "problem", None) or str(exc)
@@ -119,7 +125,14 @@ def _yaml(text: str, source: str) -> tuple[Any, _Lines]:
                         f"does not parse as YAML: {problem}") from exc
     lines: dict[KeyPath, int] = {}
 
+    visited = [0]
+
     def walk(n: Any, path: KeyPath) -> None:
+        visited[0] += 1
+        if visited[0] > MAX_SPEC_VALUES:
+            raise SpecError(source, n.start_mark.line + 1, _key(path),
+                            f"the SPEC expands to more than {MAX_SPEC_VALUES:,} values (nested YAML aliases?); "
+                            "refused before expanding it")
         if isinstance(n, yaml.MappingNode):
             seen: dict[str, int] = {}
             for key_node, value_node in n.value:
@@ -135,7 +148,11 @@ def _yaml(text: str, source: str) -> tuple[Any, _Lines]:
                 lines[(*path, i)] = item.start_mark.line + 1
                 walk(item, (*path, i))
 
-    walk(node, ())
+    walk(node, ())  # every key's line, and the size of the expanded SPEC, before constructing it
+    try:
+        data = yaml.safe_load(text)
+    except yaml.YAMLError as exc:  # pragma: no cover - compose above parses the same text
+        raise SpecError(source, None, "", f"does not parse as YAML: {exc}") from None
     return data, _Lines(source, lines)
 
 
@@ -196,7 +213,12 @@ def read_spec(path: str | Path) -> tuple[dict[str, Any], _Lines]:
     suffix = path.suffix.lower()
     if suffix not in (".yaml", ".yml", ".toml"):
         raise SpecError(source, None, "", f"a SPEC is a .yaml, .yml or .toml file, got {suffix or 'no suffix'!r}")
-    text = path.read_text()
+    if path.stat().st_size > MAX_SPEC_BYTES:
+        raise SpecError(source, None, "", f"is {path.stat().st_size:,} bytes; a SPEC is at most {MAX_SPEC_BYTES:,}")
+    try:
+        text = path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        raise SpecError(source, None, "", f"cannot be read as UTF-8 text ({exc})") from None
     data, lines = (_toml if suffix == ".toml" else _yaml)(text, source)
     if not isinstance(data, dict):
         raise SpecError(source, 1, "", f"a SPEC is a mapping of keys {list(TOP_KEYS)}, got {type(data).__name__}")
@@ -240,11 +262,16 @@ def _seeds(lines: _Lines, value: Any) -> list[int]:
     if isinstance(value, list):
         if not value:
             raise lines.error(("seeds",), "is an empty list")
+        if len(value) > MAX_SEEDS:
+            raise lines.error(("seeds",), f"lists {len(value):,} seeds; at most {MAX_SEEDS:,}")
         seeds = [_int(lines, ("seeds", i), s, 0) for i, s in enumerate(value)]
         if len(set(seeds)) != len(seeds):
             raise lines.error(("seeds",), f"repeats a seed: {value}")
         return seeds
-    return list(range(_int(lines, ("seeds",), value, 1)))
+    count = _int(lines, ("seeds",), value, 1)
+    if count > MAX_SEEDS:
+        raise lines.error(("seeds",), f"must be at most {MAX_SEEDS:,}, got {count:,}")
+    return list(range(count))
 
 
 def _algos(lines: _Lines, path: KeyPath, value: Any) -> list[str]:
@@ -450,6 +477,10 @@ def parse_spec(data: dict[str, Any], lines: _Lines) -> SweepSpec:
             raise lines.error(task.path, f"a second task named {task.name!r} (the first is "
                                          f"{_key(names[task.name])}): give each task its own name")
         names[task.name] = task.path
+    total = sum(math.prod(len(values) for values, _ in task.grid[algo].values()) * len(task.timesteps)
+                for task in tasks for algo in task.algos) * len(seeds)
+    if total > MAX_CELLS:
+        raise lines.error((), f"its grid has {total:,} cells; a sweep has at most {MAX_CELLS:,}")
     cells: list[Cell] = []
     for task in tasks:
         for algo in task.algos:

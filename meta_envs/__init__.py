@@ -12,6 +12,8 @@ quiet about the otherwise unused import)::
 
 Every id has a single env (``entry_point``) and a native numpy vector env
 (``vector_entry_point``) that share one implementation of the dynamics.
+:class:`~meta_envs.wrappers.NormalizedPrediction` gives the prediction envs the ``Box(-1, 1)``
+actions that stable-baselines3's continuous-action algorithms expect.
 """
 
 from __future__ import annotations
@@ -25,6 +27,7 @@ from meta_envs.die import MetaDieEnv, MetaDieVectorEnv
 from meta_envs.exponential import MetaExponentialEnv, MetaExponentialVectorEnv
 from meta_envs.gaussian import MetaGaussianEnv, MetaGaussianVectorEnv
 from meta_envs.gaussian_bandit import MetaGaussianBanditEnv, MetaGaussianBanditVectorEnv
+from meta_envs.wrappers import NormalizedPrediction, NormalizedPredictionVector
 
 __all__ = [
     "ENV_IDS",
@@ -42,6 +45,8 @@ __all__ = [
     "MetaGaussianEnv",
     "MetaGaussianVectorEnv",
     "MetaVectorEnv",
+    "NormalizedPrediction",
+    "NormalizedPredictionVector",
     "register_all",
 ]
 

@@ -9,15 +9,15 @@ from gymnasium.vector import AutoresetMode
 from bayes.models import BetaBernoulli
 from meta_envs.core import MetaEnv, MetaVectorEnv
 from meta_envs.dynamics import BanditDynamics
-from meta_envs.validation import check_int, per_arm_pairs
+from meta_envs.validation import check_horizon, check_n_arms, per_arm_pairs
 
 __all__ = ["MetaBanditEnv", "MetaBanditVectorEnv", "bernoulli_bandit"]
 
 
 def bernoulli_bandit(n_arms: int = 2, horizon: int = 20, prior: Any = (1.0, 1.0)) -> BanditDynamics:
     """The dynamics of ``MetaBandit-v0``, arguments validated (``ValueError`` naming the argument)."""
-    n_arms = check_int(n_arms, "n_arms", 1)
-    horizon = check_int(horizon, "horizon", 1)
+    n_arms = check_n_arms(n_arms)
+    horizon = check_horizon(horizon)
     pairs = per_arm_pairs(prior, n_arms, "prior", ("alpha", "beta"), positive=(True, True))
     return BanditDynamics(BetaBernoulli(pairs[:, 0], pairs[:, 1]), horizon, reward_low=0.0, reward_high=1.0)
 
@@ -85,8 +85,11 @@ class MetaBanditEnv(MetaEnv):
 class MetaBanditVectorEnv(MetaVectorEnv):
     """``num_envs`` episodes of :class:`MetaBanditEnv` stepped together with numpy.
 
-    Arguments as :class:`MetaBanditEnv`, plus ``num_envs`` and ``autoreset_mode``
-    (see :class:`meta_envs.core.MetaVectorEnv`). Actions: int array ``(num_envs,)``.
+    Arguments as :class:`MetaBanditEnv` (``render_mode``: ``None``, ``"rgb_array"`` or ``"ansi"``),
+    plus ``num_envs`` (sub-environments), ``autoreset_mode`` (a Gymnasium ``AutoresetMode``,
+    default ``NEXT_STEP``) and ``max_episode_steps`` (``None`` or an int ``>= 1``: truncate
+    each episode at that step, as ``TimeLimit``); see :class:`meta_envs.core.MetaVectorEnv`
+    for these, seeding and rendering. Actions: int array ``(num_envs,)``.
     """
 
     def __init__(
@@ -97,7 +100,9 @@ class MetaBanditVectorEnv(MetaVectorEnv):
         prior: Any = (1.0, 1.0),
         autoreset_mode: AutoresetMode | str = AutoresetMode.NEXT_STEP,
         render_mode: str | None = None,
+        max_episode_steps: int | None = None,
     ) -> None:
-        super().__init__(bernoulli_bandit(n_arms, horizon, prior), num_envs, autoreset_mode, render_mode)
+        dynamics = bernoulli_bandit(n_arms, horizon, prior)
+        super().__init__(dynamics, num_envs, autoreset_mode, render_mode, max_episode_steps)
 
 

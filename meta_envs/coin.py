@@ -11,7 +11,7 @@ from gymnasium.vector import AutoresetMode
 from bayes.models import BetaBernoulli
 from meta_envs.core import MetaEnv, MetaVectorEnv
 from meta_envs.dynamics import PredictionDynamics
-from meta_envs.validation import DEFAULT_LOG_PROB_FLOOR, check_int, check_log_prob_floor, check_pair
+from meta_envs.validation import DEFAULT_LOG_PROB_FLOOR, check_horizon, check_log_prob_floor, check_pair
 
 __all__ = ["COIN_PRIORS", "MetaCoinEnv", "MetaCoinVectorEnv", "coin_prediction"]
 
@@ -27,7 +27,7 @@ def coin_prediction(
     horizon: int = 20, prior: Any = "uniform", log_prob_floor: float = DEFAULT_LOG_PROB_FLOOR
 ) -> PredictionDynamics:
     """The dynamics of ``MetaCoin-v0``, arguments validated (``ValueError`` naming them)."""
-    horizon = check_int(horizon, "horizon", 1)
+    horizon = check_horizon(horizon)
     if isinstance(prior, str):
         if prior not in COIN_PRIORS:
             raise ValueError(f"prior must be an (alpha, beta) pair or one of {sorted(COIN_PRIORS)}, got {prior!r}")
@@ -103,8 +103,11 @@ class MetaCoinEnv(MetaEnv):
 class MetaCoinVectorEnv(MetaVectorEnv):
     """``num_envs`` episodes of :class:`MetaCoinEnv` stepped together with numpy.
 
-    Arguments as :class:`MetaCoinEnv`, plus ``num_envs`` and ``autoreset_mode``
-    (see :class:`meta_envs.core.MetaVectorEnv`). Actions: float array ``(num_envs, 1)``.
+    Arguments as :class:`MetaCoinEnv` (``render_mode``: ``None``, ``"rgb_array"`` or ``"ansi"``),
+    plus ``num_envs`` (sub-environments), ``autoreset_mode`` (a Gymnasium ``AutoresetMode``,
+    default ``NEXT_STEP``) and ``max_episode_steps`` (``None`` or an int ``>= 1``: truncate
+    each episode at that step, as ``TimeLimit``); see :class:`meta_envs.core.MetaVectorEnv`
+    for these, seeding and rendering. Actions: float array ``(num_envs, 1)``.
     """
 
     def __init__(
@@ -115,6 +118,7 @@ class MetaCoinVectorEnv(MetaVectorEnv):
         log_prob_floor: float = DEFAULT_LOG_PROB_FLOOR,
         autoreset_mode: AutoresetMode | str = AutoresetMode.NEXT_STEP,
         render_mode: str | None = None,
+        max_episode_steps: int | None = None,
     ) -> None:
         dynamics = coin_prediction(horizon, prior, log_prob_floor)
-        super().__init__(dynamics, num_envs, autoreset_mode, render_mode)
+        super().__init__(dynamics, num_envs, autoreset_mode, render_mode, max_episode_steps)

@@ -7,7 +7,9 @@ module subclasses both with its own documented arguments.
 Common conventions (see ``shared/DESIGN.md``):
 
 - one episode is one task, drawn at ``reset`` from the env's generator (``self.np_random``);
-- the episode ends after ``horizon`` steps with ``terminated=True`` (never truncated);
+- the episode ends after ``horizon`` steps with ``terminated=True``; it is truncated only by a
+  step limit the user adds (``max_episode_steps`` of ``gym.make``'s ``TimeLimit`` or of the
+  vector env);
 - ``info["task"]`` holds the latent task, ``info["posterior"]`` the Bayes posterior's
   parameters after the observations so far; neither is in the observation;
 - ``reset(options={"task": ...})`` starts the episode on a given task instead of a drawn one.
@@ -15,6 +17,7 @@ Common conventions (see ``shared/DESIGN.md``):
 
 from __future__ import annotations
 
+import re
 from typing import Any, ClassVar
 
 import gymnasium as gym
@@ -24,8 +27,9 @@ from gymnasium.utils import seeding
 from gymnasium.vector import AutoresetMode, VectorEnv
 from gymnasium.vector.utils import batch_space
 
+from bayes.validation import MAX_NUM_ENVS, MAX_VECTOR_ELEMENTS
 from meta_envs.dynamics import EpisodeDynamics
-from meta_envs.rendering import render_belief
+from meta_envs.rendering import render_belief, tile_frames
 from meta_envs.validation import check_int
 
 __all__ = ["MetaEnv", "MetaVectorEnv"]
@@ -152,17 +156,56 @@ class MetaVectorEnv(VectorEnv):
 
     Autoreset follows Gymnasium's modes, declared in ``metadata["autoreset_mode"]``:
 
-    - ``NEXT_STEP`` (default, as ``SyncVectorEnv``): the step after an episode terminates
-      resets that sub-environment, ignoring its action, and returns reward 0;
-    - ``SAME_STEP``: a terminating sub-environment is reset in the same step; the final
+    - ``NEXT_STEP`` (default, as ``SyncVectorEnv``): the step after an episode ends
+      (terminated or truncated) resets that sub-environment, ignoring its action, and returns
+      reward 0 with both flags False;
+    - ``SAME_STEP``: an ending sub-environment is reset in the same step; the final
       observation and info are in ``info["final_obs"]`` and ``info["final_info"]``;
-    - ``DISABLED``: terminated sub-environments must be reset with
+    - ``DISABLED``: ended sub-environments must be reset with
       ``reset(options={"reset_mask": mask})`` before they are stepped again.
+
+    ``max_episode_steps`` (``None`` or an int ``>= 1``, also passed on by ``gym.make_vec``)
+    truncates every episode at that step as ``gymnasium.wrappers.TimeLimit`` does over the
+    single env in ``SyncVectorEnv``: ``truncated=True`` on the ``max_episode_steps``-th step
+    of an episode (``terminated=False`` if it comes before ``horizon``, both True if it is
+    ``horizon``; a larger value changes nothing), with the autoreset of the mode above.
 
     ``info`` is batched as Gymnasium does: ``info["task"]`` and ``info["posterior"]`` have a
     leading ``num_envs`` axis and ``info["_task"]``, ``info["_posterior"]`` are boolean masks.
-    ``reset(seed=s)`` seeds one generator for all sub-environments (one int, not a list).
+
+    Seeding: all sub-environments draw from ONE generator, in batched numpy calls (one call
+    per step for all rows). A generator per sub-environment would cost a Python-level call per
+    row and draw: at 4096 envs about 1.3 ms against 12 us for one batched draw, and a whole
+    step takes about 0.1 ms. Hence:
+
+    - ``reset(seed=s)`` (an int) seeds that generator with ``s``, exactly as the single env
+      does: with ``num_envs=1`` the episodes are those of the single env reset with ``seed=s``.
+      ``SyncVectorEnv`` instead seeds its sub-environments with ``s, s + 1, ...``;
+    - ``reset(seed=[s_0, ..., s_{n-1}])`` (a list of ``num_envs`` ints ``>= 0`` or ``None``)
+      seeds the one generator from the whole list (a ``numpy.random.SeedSequence`` of the
+      seeds, each as four 32-bit words): the same list gives the same episodes, a different
+      list different ones. This does NOT reproduce ``SyncVectorEnv``'s per-env streams (there
+      sub-env ``i`` draws from its own generator seeded with ``s_i``); it does for
+      ``num_envs=1``, where ``[s]`` is the same as ``s``. A ``None`` entry contributes fresh
+      entropy, so a list with any ``None`` is not reproducible; a list of only ``None`` is
+      ``seed=None`` (the generator carries on). ``np_random_seed`` is then -1 (Gymnasium's
+      "not one int");
+    - ``None``: no reseeding.
+
+    Rendering (``render_mode``, see :attr:`metadata`): ``render()`` follows Gymnasium's
+    ``VectorEnv.render`` contract, a tuple of one frame per sub-environment, each what the
+    single env renders in that state (``"rgb_array"``: the picture of
+    :func:`meta_envs.rendering.render_belief`; ``"ansi"``: the text ``t=.../horizon``, the last
+    step and the posterior), so Gymnasium's vector ``HumanRendering`` and
+    ``RecordVideo`` wrappers work. :meth:`render_tiled` gives one picture (or text) of the
+    first few sub-environments only. With ``render_mode=None`` stepping does no rendering work.
     """
+
+    metadata: dict[str, Any] = {  # noqa: RUF012 (replaced per instance, as VectorEnv does)
+        "render_modes": ["ansi", "rgb_array"],
+        "render_fps": 4,
+        "autoreset_mode": AutoresetMode.NEXT_STEP,
+    }
 
     def __init__(
         self,
@@ -170,13 +213,27 @@ class MetaVectorEnv(VectorEnv):
         num_envs: int = 1,
         autoreset_mode: AutoresetMode | str = AutoresetMode.NEXT_STEP,
         render_mode: str | None = None,
+        max_episode_steps: int | None = None,
     ) -> None:
-        self.num_envs = check_int(num_envs, "num_envs", 1)
+        self.num_envs = check_int(num_envs, "num_envs", 1, MAX_NUM_ENVS)
+        model = dynamics.model
+        per_env = sum(int(np.prod(shape)) for shape in (model.task_shape, model.stats_shape,
+                                                        dynamics.observation_space.shape))
+        if self.num_envs * per_env > MAX_VECTOR_ELEMENTS:
+            raise ValueError(
+                f"num_envs={self.num_envs:,} episodes of {per_env} numbers each (task, statistics, observation) "
+                f"would hold {self.num_envs * per_env:,} numbers, more than {MAX_VECTOR_ELEMENTS:,}; "
+                f"use at most {MAX_VECTOR_ELEMENTS // per_env:,} envs"
+            )
         self.autoreset_mode = _autoreset_mode(autoreset_mode)
-        if render_mode is not None:
-            raise ValueError(f"the vector env does not render: render_mode must be None, got {render_mode!r}")
-        self.render_mode = None
-        self.metadata = {"render_modes": [], "autoreset_mode": self.autoreset_mode}
+        render_modes = ["ansi", "rgb_array"]
+        if render_mode is not None and render_mode not in render_modes:
+            raise ValueError(f"render_mode must be None or one of {render_modes}, got {render_mode!r}")
+        self.render_mode = render_mode
+        self.max_episode_steps = (
+            None if max_episode_steps is None else check_int(max_episode_steps, "max_episode_steps", 1)
+        )
+        self.metadata = {"render_modes": render_modes, "render_fps": 4, "autoreset_mode": self.autoreset_mode}
         self.dynamics = dynamics
         self.model = dynamics.model
         self.horizon = dynamics.horizon
@@ -189,26 +246,29 @@ class MetaVectorEnv(VectorEnv):
         self._t = np.zeros(self.num_envs, dtype=np.int64)
         self._obs = self.dynamics.initial_observation(self.num_envs)
         self._needs_reset = np.zeros(self.num_envs, dtype=bool)
+        # the last step's actions and rewards, kept only for render_mode="ansi"
+        self._last_actions: np.ndarray | None = None
+        self._last_rewards: np.ndarray | None = None
 
     # ------------------------------------------------------------------ reset
 
     def reset(
-        self, *, seed: int | None = None, options: dict[str, Any] | None = None
+        self, *, seed: int | list[int | None] | None = None, options: dict[str, Any] | None = None
     ) -> tuple[np.ndarray, dict[str, Any]]:
         """Reset all sub-environments, or those in ``options["reset_mask"]``.
 
-        ``options["task"]``: one task for all reset episodes, or one per sub-environment.
+        ``seed``: an int, a list of ``num_envs`` ints (or ``None`` entries) or ``None``; one
+        generator drives all sub-environments, so a list does not give ``SyncVectorEnv``'s
+        per-env streams (see the class docstring). ``options["task"]``: one task for all reset
+        episodes, or one per sub-environment.
         """
-        if seed is not None and (isinstance(seed, bool) or not isinstance(seed, (int, np.integer))):
-            raise TypeError(
-                f"seed must be an int or None (one generator drives all sub-environments), got {seed!r}"
-            )
+        generator = self._generator(seed)
         options = _check_options(options, _VECTOR_RESET_OPTIONS)
         mask = options.get("reset_mask")
         if mask is not None:
             mask = self._check_reset_mask(mask)
-        if seed is not None:
-            self._np_random, self._np_random_seed = seeding.np_random(int(seed))
+        if generator is not None:
+            self._np_random, self._np_random_seed = generator
         if mask is None or self._task is None:
             if mask is not None:
                 raise ResetNeeded("call reset() without reset_mask before the first partial reset")
@@ -217,6 +277,32 @@ class MetaVectorEnv(VectorEnv):
         else:
             self._start(np.nonzero(mask)[0], options.get("task"))
         return self._obs.copy(), self._info(mask)
+
+    def _generator(self, seed: Any) -> tuple[np.random.Generator, int] | None:
+        """The generator and ``np_random_seed`` that ``seed`` asks for; ``None``: keep the current one."""
+        if seed is None:
+            return None
+        if not isinstance(seed, (list, tuple)):
+            if isinstance(seed, (bool, np.bool_)) or not isinstance(seed, (int, np.integer)):
+                raise TypeError(
+                    f"seed must be an int, a list of num_envs={self.num_envs} ints or None, got {seed!r}"
+                )
+            return seeding.np_random(int(seed))  # as today, and as the single env
+        if len(seed) != self.num_envs:
+            raise ValueError(f"seed as a list must have num_envs={self.num_envs} entries, got {len(seed)}")
+        if all(s is None for s in seed):
+            return None  # as seed=None: SyncVectorEnv's sub-envs keep their generators too
+        words: list[int] = []
+        for i, s in enumerate(seed):
+            if s is None:
+                s = np.random.SeedSequence().entropy  # fresh 128-bit entropy
+            elif isinstance(s, (bool, np.bool_)) or not isinstance(s, (int, np.integer)) or not 0 <= s < 2**128:
+                raise ValueError(f"seed[{i}] must be an int in [0, 2**128) or None, got {s!r}")
+            s = int(s)
+            # four 32-bit words per seed: distinct lists give distinct entropy, and for one seed
+            # the four words (trailing zeros included) make the same SeedSequence as the int
+            words.extend((s >> shift) & 0xFFFFFFFF for shift in (0, 32, 64, 96))
+        return np.random.Generator(np.random.PCG64(np.random.SeedSequence(words))), -1
 
     def _check_reset_mask(self, mask: Any) -> np.ndarray:
         if not isinstance(mask, np.ndarray) or mask.dtype != np.bool_ or mask.shape != (self.num_envs,):
@@ -238,7 +324,7 @@ class MetaVectorEnv(VectorEnv):
             return
         assert self._task is not None
         if task is not None:
-            given = self.model.check_task(task, name='options["task"]')
+            given = self.dynamics.check_task(task)
             if given.ndim > len(self.model.task_shape):  # one task per sub-environment
                 task = given[rows] if given.shape[0] == self.num_envs else given
         # in place: the caller only ever receives copies of these arrays
@@ -253,11 +339,11 @@ class MetaVectorEnv(VectorEnv):
     def step(
         self, actions: Any
     ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, dict[str, Any]]:
-        """Step every sub-environment; see the class docstring for autoreset."""
+        """Step every sub-environment; see the class docstring for autoreset and truncation."""
         if self._task is None:
             raise ResetNeeded("call reset() before step()")
         actions = self.dynamics.check_actions(actions, self.num_envs)
-        mode = self.autoreset_mode
+        mode, limit = self.autoreset_mode, self.max_episode_steps
         extra: dict[str, Any] = {}
         if mode is AutoresetMode.NEXT_STEP and self._needs_reset.any():
             resetting = self._needs_reset
@@ -266,24 +352,36 @@ class MetaVectorEnv(VectorEnv):
                 stepping = np.nonzero(~resetting)[0]
                 rewards[stepping] = self._advance(stepping, actions)
             self._start(None if resetting.all() else np.nonzero(resetting)[0])
-            terminated = self._t >= self.horizon
+            terminated = self._t >= self.horizon  # the rows just reset have t = 0: both flags False
+            # truncated as TimeLimit counts: on the limit-th step of an episode
+            truncated = np.zeros(self.num_envs, dtype=bool) if limit is None else self._t >= limit
         else:
             if mode is AutoresetMode.DISABLED and self._needs_reset.any():
                 rows = np.nonzero(self._needs_reset)[0].tolist()
                 raise ResetNeeded(
-                    f"sub-environments {rows} have terminated and autoreset_mode is DISABLED: "
-                    'call reset(options={"reset_mask": mask}) for them before stepping'
+                    f"sub-environments {rows} have ended (terminated or truncated) and autoreset_mode is "
+                    'DISABLED: call reset(options={"reset_mask": mask}) for them before stepping'
                 )
             rewards = self._advance(None, actions)
             terminated = self._t >= self.horizon
-            if mode is AutoresetMode.SAME_STEP and terminated.any():
-                extra = self._final(terminated)
-                self._start(None if terminated.all() else np.nonzero(terminated)[0])
-        # a copy: the caller may write into the returned ``terminated`` array
-        self._needs_reset = terminated.copy() if mode is not AutoresetMode.SAME_STEP else np.zeros_like(terminated)
+            truncated = np.zeros(self.num_envs, dtype=bool) if limit is None else self._t >= limit
+            if mode is AutoresetMode.SAME_STEP:
+                ended = terminated if limit is None else terminated | truncated
+                if ended.any():
+                    extra = self._final(ended)
+                    self._start(None if ended.all() else np.nonzero(ended)[0])
+        # a new array: the caller may write into the returned ``terminated`` array
+        if mode is AutoresetMode.SAME_STEP:
+            self._needs_reset = np.zeros_like(terminated)
+        elif limit is None:
+            self._needs_reset = terminated.copy()
+        else:
+            self._needs_reset = terminated | truncated
+        if self.render_mode == "ansi":  # what the text rendering shows of the last step
+            self._last_actions, self._last_rewards = actions.copy(), rewards.copy()
         info = self._info(np.ones(self.num_envs, dtype=bool))
         info.update(extra)
-        return self._obs.copy(), rewards, terminated, np.zeros(self.num_envs, dtype=bool), info
+        return self._obs.copy(), rewards, terminated, truncated, info
 
     def _advance(self, rows: np.ndarray | None, actions: np.ndarray) -> np.ndarray:
         """Step the episodes in ``rows`` (all if None); returns their rewards."""
@@ -310,10 +408,16 @@ class MetaVectorEnv(VectorEnv):
         return self.model.predictive(self._stats)
 
     def _final(self, done: np.ndarray) -> dict[str, Any]:
-        """``final_obs`` and ``final_info`` of the episodes ending now (SAME_STEP mode)."""
+        """``final_obs`` and ``final_info`` of the episodes ending now (SAME_STEP mode).
+
+        Called before the ended rows are reset, so ``final_info`` holds every row's current
+        task and posterior: the ended episodes' in the ``done`` rows, and in the other rows the
+        same values as the step's ``info`` (``agents.vec_env.NativeVecEnv`` relies on this)."""
         final_obs = np.full(self.num_envs, None, dtype=object)
-        for row in np.flatnonzero(done):  # an object array of per-env observations, as SyncVectorEnv
-            final_obs[row] = self._obs[row].copy()
+        rows = np.flatnonzero(done)
+        # an object array of per-env observations, as SyncVectorEnv: rows of one fresh copy
+        for row, obs in zip(rows.tolist(), self._obs[rows], strict=True):
+            final_obs[row] = obs
         return {
             "final_obs": final_obs,
             "_final_obs": done.copy(),
@@ -328,6 +432,56 @@ class MetaVectorEnv(VectorEnv):
             info[key] = value
             info[f"_{key}"] = mask.copy()
         return info
+
+    # ---------------------------------------------------------------- render
+
+    def render(self) -> tuple[np.ndarray, ...] | tuple[str, ...] | None:
+        """One frame per sub-environment, as Gymnasium's ``VectorEnv.render`` (and
+        ``SyncVectorEnv`` over the single envs) returns: ``"rgb_array"``, a tuple of
+        ``num_envs`` uint8 pictures (:func:`meta_envs.rendering.render_belief`); ``"ansi"``, a
+        tuple of ``num_envs`` text lines, each the single env's text. Drawing every
+        sub-environment costs time linear in ``num_envs``; :meth:`render_tiled` draws a few."""
+        if self.render_mode is None:
+            gym.logger.warn(
+                "render() called with render_mode=None; pass render_mode='rgb_array' or 'ansi' to gym.make_vec"
+            )
+            return None
+        return tuple(self._render_rows(self.num_envs))
+
+    def render_tiled(self, max_envs: int = 4) -> np.ndarray | str | None:
+        """The first ``max_envs`` sub-environments in one frame: ``"rgb_array"``, their pictures
+        tiled in a grid (:func:`meta_envs.rendering.tile_frames`); ``"ansi"``, their texts as one
+        line each (the line breaks numpy puts in a 2-D posterior made spaces), joined with newlines."""
+        max_envs = check_int(max_envs, "max_envs", 1)
+        if self.render_mode is None:
+            gym.logger.warn(
+                "render_tiled() called with render_mode=None; pass render_mode='rgb_array' or 'ansi' to gym.make_vec"
+            )
+            return None
+        frames = self._render_rows(min(max_envs, self.num_envs))
+        if self.render_mode == "ansi":  # one line each: numpy writes a 2-D posterior on several
+            return "\n".join(re.sub(r"\n\s*", " ", text) for text in frames)  # type: ignore[arg-type]
+        return tile_frames(frames)  # type: ignore[arg-type]
+
+    def _render_rows(self, n: int) -> list[np.ndarray] | list[str]:
+        """What the single env renders, for sub-environments ``0 .. n-1``."""
+        if self._task is None:
+            raise ResetNeeded("call reset() before render()")
+        if self.render_mode == "rgb_array":
+            return [
+                render_belief(self.model, self._task[row], self._stats[row], self._t[row] / self.horizon)
+                for row in range(n)
+            ]
+        posterior = self.model.posterior(self._stats[:n])
+        lines = []
+        for row in range(n):
+            t = self._t[row]
+            if t == 0 or self._last_actions is None or self._last_rewards is None:
+                step = "new task"
+            else:
+                step = self.dynamics.describe(self._last_actions[row], float(self._last_rewards[row]))
+            lines.append(f"t={t}/{self.horizon} {step} posterior={np.array2string(posterior[row], precision=3)}")
+        return lines
 
     def close_extras(self, **kwargs: Any) -> None:
         """Nothing to release: the sub-environments are arrays."""

@@ -9,9 +9,10 @@ from gymnasium import spaces
 from gymnasium.vector import AutoresetMode
 
 from bayes.models import DirichletCategorical, positive_array
+from bayes.validation import MAX_OUTCOMES, check_magnitude
 from meta_envs.core import MetaEnv, MetaVectorEnv
 from meta_envs.dynamics import PredictionDynamics
-from meta_envs.validation import DEFAULT_LOG_PROB_FLOOR, check_int, check_log_prob_floor
+from meta_envs.validation import DEFAULT_LOG_PROB_FLOOR, check_horizon, check_int, check_log_prob_floor
 
 __all__ = ["MetaDieEnv", "MetaDieVectorEnv", "die_prediction"]
 
@@ -20,9 +21,9 @@ def die_prediction(
     n_outcomes: int = 3, horizon: int = 20, prior: Any = 1.0, log_prob_floor: float = DEFAULT_LOG_PROB_FLOOR
 ) -> PredictionDynamics:
     """The dynamics of ``MetaDie-v0``, arguments validated (``ValueError`` naming them)."""
-    n_outcomes = check_int(n_outcomes, "n_outcomes", 2)
-    horizon = check_int(horizon, "horizon", 1)
-    concentration = positive_array(prior, "prior")
+    n_outcomes = check_int(n_outcomes, "n_outcomes", 2, MAX_OUTCOMES)
+    horizon = check_horizon(horizon)
+    concentration = check_magnitude(positive_array(prior, "prior"), "prior")
     if concentration.shape == ():
         concentration = np.full(n_outcomes, float(concentration))
     elif concentration.shape != (n_outcomes,):
@@ -100,8 +101,11 @@ class MetaDieEnv(MetaEnv):
 class MetaDieVectorEnv(MetaVectorEnv):
     """``num_envs`` episodes of :class:`MetaDieEnv` stepped together with numpy.
 
-    Arguments as :class:`MetaDieEnv`, plus ``num_envs`` and ``autoreset_mode``
-    (see :class:`meta_envs.core.MetaVectorEnv`). Actions: float array ``(num_envs, n_outcomes)``.
+    Arguments as :class:`MetaDieEnv` (``render_mode``: ``None``, ``"rgb_array"`` or ``"ansi"``),
+    plus ``num_envs`` (sub-environments), ``autoreset_mode`` (a Gymnasium ``AutoresetMode``,
+    default ``NEXT_STEP``) and ``max_episode_steps`` (``None`` or an int ``>= 1``: truncate
+    each episode at that step, as ``TimeLimit``); see :class:`meta_envs.core.MetaVectorEnv`
+    for these, seeding and rendering. Actions: float array ``(num_envs, n_outcomes)``.
     """
 
     def __init__(
@@ -113,6 +117,7 @@ class MetaDieVectorEnv(MetaVectorEnv):
         log_prob_floor: float = DEFAULT_LOG_PROB_FLOOR,
         autoreset_mode: AutoresetMode | str = AutoresetMode.NEXT_STEP,
         render_mode: str | None = None,
+        max_episode_steps: int | None = None,
     ) -> None:
         dynamics = die_prediction(n_outcomes, horizon, prior, log_prob_floor)
-        super().__init__(dynamics, num_envs, autoreset_mode, render_mode)
+        super().__init__(dynamics, num_envs, autoreset_mode, render_mode, max_episode_steps)

@@ -12,6 +12,7 @@ of what was observed (``(B, *stats_shape)``) and the number of steps taken ``t``
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
+from collections.abc import Callable
 from typing import Any
 
 import numpy as np
@@ -41,18 +42,30 @@ class EpisodeDynamics(ABC):
         horizon: int,
         observation_space: spaces.Box,
         action_space: spaces.Space,
+        task_range: Callable[[np.ndarray, str], None] | None = None,
     ) -> None:
         self.model = model
         self.horizon = horizon
         self.observation_space = observation_space
         self.action_space = action_space
         self.check_actions = ActionChecker(action_space)
+        self._task_range = task_range
+
+    def check_task(self, task: Any, name: str = 'options["task"]') -> np.ndarray:
+        """A given task (or one per row) as the model checks it (:meth:`ConjugateModel.check_task`:
+        shape and parameter domain), then against the float range the env's observations need
+        (``task_range``, from :mod:`bayes.validation`: e.g. a normal mean whose outcomes fit
+        float32); ``ValueError`` naming ``name`` otherwise."""
+        array = self.model.check_task(task, name=name)
+        if self._task_range is not None:
+            self._task_range(array, name)
+        return array
 
     def new_tasks(self, rng: np.random.Generator, n: int, task: Any = None) -> np.ndarray:
         """Tasks for ``n`` new episodes: drawn from the prior, or ``task`` broadcast to ``n`` rows."""
         if task is None:
             return self.model.sample_task(rng, n)
-        array = self.model.check_task(task, name='options["task"]')
+        array = self.check_task(task)
         if array.ndim > len(self.model.task_shape) and array.shape[0] != n:
             raise ValueError(f'options["task"] has {array.shape[0]} rows for {n} episodes')
         return np.array(np.broadcast_to(array, (n, *self.model.task_shape)))
@@ -97,16 +110,21 @@ class BanditDynamics(EpisodeDynamics):
     ``t / horizon``; all zeros at reset.
     """
 
-    def __init__(self, model: ConjugateModel, horizon: int, reward_low: float, reward_high: float) -> None:
+    def __init__(self, model: ConjugateModel, horizon: int, reward_low: float, reward_high: float,
+                 task_range: Callable[[np.ndarray, str], None] | None = None) -> None:
         (n_arms,) = model.task_shape
         low = np.zeros(n_arms + 2, dtype=np.float32)
         high = np.ones(n_arms + 2, dtype=np.float32)
         low[n_arms], high[n_arms] = reward_low, reward_high
+        # rewards other than 0/1 are clipped into the declared bounds as they are observed (never in
+        # practice: bayes.validation keeps outcomes inside with probability 1 - 1e-500 for normal arms)
+        self._clip = (reward_low, reward_high) if (reward_low, reward_high) != (0.0, 1.0) else None
         super().__init__(
             model,
             horizon,
             observation_space=spaces.Box(low, high, dtype=np.float32),
             action_space=spaces.Discrete(n_arms),
+            task_range=task_range,
         )
         self.n_arms = n_arms
 
@@ -125,7 +143,7 @@ class BanditDynamics(EpisodeDynamics):
         flat = obs.reshape(-1)
         row_start = row_index(n_rows) * (k + 2)
         flat[row_start + actions] = 1.0
-        obs[:, k] = reward
+        obs[:, k] = reward if self._clip is None else np.clip(reward, *self._clip)
         obs[:, k + 1] = t / self.horizon
         return stats, obs, reward
 
@@ -155,6 +173,7 @@ class PredictionDynamics(EpisodeDynamics):
         outcome_low: float,
         outcome_high: float,
         log_prob_floor: float,
+        task_range: Callable[[np.ndarray, str], None] | None = None,
     ) -> None:
         self.categorical = np.issubdtype(model.outcome_dtype, np.integer)
         if self.categorical:
@@ -163,7 +182,8 @@ class PredictionDynamics(EpisodeDynamics):
         else:
             low = np.array([outcome_low, 0.0, 0.0], dtype=np.float32)
             high = np.array([outcome_high, 1.0, 1.0], dtype=np.float32)
-        super().__init__(model, horizon, spaces.Box(low, high, dtype=np.float32), action_space)
+        super().__init__(model, horizon, spaces.Box(low, high, dtype=np.float32), action_space, task_range)
+        self._outcome_low, self._outcome_high = float(low[0]), float(high[0])
         self.log_prob_floor = log_prob_floor
 
     def transition(
@@ -181,9 +201,8 @@ class PredictionDynamics(EpisodeDynamics):
         obs = np.zeros((len(x), width), dtype=np.float32)
         if self.categorical:  # one-hot outcome, written through flat indices (fast for short rows)
             obs.reshape(-1)[row_index(len(x)) * width + x] = 1.0
-        else:
-            with np.errstate(over="ignore"):  # an outcome beyond float32 is observed as inf
-                obs[:, 0] = x
+        else:  # clipped into the declared bounds: outcomes leave them with probability below 1e-9
+            obs[:, 0] = np.clip(x, self._outcome_low, self._outcome_high)
             obs[:, 1] = 1.0
         obs[:, -1] = t / self.horizon
         return stats, obs, reward

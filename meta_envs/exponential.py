@@ -9,12 +9,17 @@ from gymnasium import spaces
 from gymnasium.vector import AutoresetMode
 
 from bayes.models import GammaExponential
+from bayes.validation import FLOAT32_LIMIT, exponential_task_range
 from meta_envs.core import MetaEnv, MetaVectorEnv
 from meta_envs.dynamics import PredictionDynamics
-from meta_envs.validation import ACTION_LIMIT, DEFAULT_LOG_PROB_FLOOR, check_int, check_log_prob_floor, check_pair
-
-#: The largest probability, per episode, that the Bayes predictive's scale leaves the action box.
-MAX_OVERFLOW = 1e-9
+from meta_envs.validation import (
+    ACTION_LIMIT,
+    DEFAULT_LOG_PROB_FLOOR,
+    check_exponential_prior_fits_float32,
+    check_horizon,
+    check_log_prob_floor,
+    check_pair,
+)
 
 __all__ = ["MetaExponentialEnv", "MetaExponentialVectorEnv", "exponential_prediction"]
 
@@ -23,37 +28,18 @@ def exponential_prediction(
     horizon: int = 20, prior: Any = (1.0, 1.0), log_prob_floor: float = DEFAULT_LOG_PROB_FLOOR
 ) -> PredictionDynamics:
     """The dynamics of ``MetaExponential-v0``, arguments validated (``ValueError`` naming them)."""
-    horizon = check_int(horizon, "horizon", 1)
+    horizon = check_horizon(horizon)
     shape, rate = check_pair(prior, "prior", ("shape", "rate"), positive=(True, True))
-    _check_tail(shape, rate, horizon)
+    check_exponential_prior_fits_float32(shape, rate, horizon)
     return PredictionDynamics(
         GammaExponential(shape, rate),
         horizon,
         action_space=spaces.Box(0.0, ACTION_LIMIT, shape=(2,), dtype=np.float32),
         outcome_low=0.0,
-        outcome_high=np.inf,
+        outcome_high=FLOAT32_LIMIT,
         log_prob_floor=check_log_prob_floor(log_prob_floor),
+        task_range=exponential_task_range(horizon),
     )
-
-
-def _check_tail(shape: float, rate: float, horizon: int) -> None:
-    """Reject priors whose outcomes are too heavy-tailed for float32 observations and actions.
-
-    Marginally an outcome is Lomax(shape, rate): :math:`P(x > y) = (b / (b + y))^a`. The sum of
-    ``horizon`` outcomes exceeds ``y`` with probability about ``horizon * P(x > y / horizon)``
-    (one big outcome dominates a heavy tail); that must stay below :data:`MAX_OVERFLOW` for
-    ``y = ACTION_LIMIT``, the bound of the Bayes predictive's scale ``b + sum x``.
-    """
-    log_tail = shape * np.log1p(ACTION_LIMIT / (horizon * rate))  # -log P(x > limit / horizon)
-    needed = np.log(horizon / MAX_OVERFLOW)
-    if log_tail < needed:
-        min_shape = needed / np.log1p(ACTION_LIMIT / (horizon * rate))
-        probability = np.exp(needed - log_tail) * MAX_OVERFLOW
-        raise ValueError(
-            f"prior (shape={shape:g}, rate={rate:g}) is too heavy-tailed for float32: within {horizon} steps "
-            f"the outcomes sum beyond {ACTION_LIMIT:.3g} with probability about {probability:.2g}; "
-            f"use shape >= {min_shape:.3g} at this rate and horizon"
-        )
 
 
 class MetaExponentialEnv(MetaEnv):
@@ -79,10 +65,14 @@ class MetaExponentialEnv(MetaEnv):
     =====  ====================================================  ==========
     index  meaning                                               bounds
     =====  ====================================================  ==========
-    0      the last outcome                                      [0, inf)
+    0      the last outcome                                      [0, L]
     1      1 once an outcome has been observed (0 at reset)      [0, 1]
     2      elapsed fraction ``t / horizon``                      [0, 1]
     =====  ====================================================  ==========
+
+    ``L = F / 4``, a quarter of the largest float32 (:data:`bayes.validation.FLOAT32_LIMIT`): the
+    prior and any given task are checked so that outcomes stay inside (with probability above
+    1 - 1e-9 per episode); an outcome beyond would be observed clipped to the bound.
 
     ## Rewards
 
@@ -118,8 +108,11 @@ class MetaExponentialEnv(MetaEnv):
 class MetaExponentialVectorEnv(MetaVectorEnv):
     """``num_envs`` episodes of :class:`MetaExponentialEnv` stepped together with numpy.
 
-    Arguments as :class:`MetaExponentialEnv`, plus ``num_envs`` and ``autoreset_mode``
-    (see :class:`meta_envs.core.MetaVectorEnv`). Actions: float array ``(num_envs, 2)``.
+    Arguments as :class:`MetaExponentialEnv` (``render_mode``: ``None``, ``"rgb_array"`` or ``"ansi"``),
+    plus ``num_envs`` (sub-environments), ``autoreset_mode`` (a Gymnasium ``AutoresetMode``,
+    default ``NEXT_STEP``) and ``max_episode_steps`` (``None`` or an int ``>= 1``: truncate
+    each episode at that step, as ``TimeLimit``); see :class:`meta_envs.core.MetaVectorEnv`
+    for these, seeding and rendering. Actions: float array ``(num_envs, 2)``.
     """
 
     def __init__(
@@ -130,6 +123,7 @@ class MetaExponentialVectorEnv(MetaVectorEnv):
         log_prob_floor: float = DEFAULT_LOG_PROB_FLOOR,
         autoreset_mode: AutoresetMode | str = AutoresetMode.NEXT_STEP,
         render_mode: str | None = None,
+        max_episode_steps: int | None = None,
     ) -> None:
         dynamics = exponential_prediction(horizon, prior, log_prob_floor)
-        super().__init__(dynamics, num_envs, autoreset_mode, render_mode)
+        super().__init__(dynamics, num_envs, autoreset_mode, render_mode, max_episode_steps)

@@ -9,12 +9,13 @@ from gymnasium import spaces
 from gymnasium.vector import AutoresetMode
 
 from bayes.models import NormalKnownNoise, positive_array
+from bayes.validation import FLOAT32_LIMIT, normal_task_range
 from meta_envs.core import MetaEnv, MetaVectorEnv
 from meta_envs.dynamics import PredictionDynamics
 from meta_envs.validation import (
     DEFAULT_LOG_PROB_FLOOR,
     NORMAL_SPAN,
-    check_int,
+    check_horizon,
     check_log_prob_floor,
     check_normal_fits_float32,
     check_pair,
@@ -30,7 +31,7 @@ def gaussian_prediction(
     log_prob_floor: float = DEFAULT_LOG_PROB_FLOOR,
 ) -> PredictionDynamics:
     """The dynamics of ``MetaGaussian-v0``, arguments validated (``ValueError`` naming them)."""
-    horizon = check_int(horizon, "horizon", 1)
+    horizon = check_horizon(horizon)
     mean, std = check_pair(prior, "prior", ("mean", "std"), positive=(False, True))
     noise = positive_array(noise_std, "noise_std")
     if noise.shape != ():
@@ -48,9 +49,10 @@ def gaussian_prediction(
             high=np.array([mean + reach, NORMAL_SPAN * np.hypot(std, float(noise))], dtype=np.float32),
             dtype=np.float32,
         ),
-        outcome_low=-np.inf,
-        outcome_high=np.inf,
+        outcome_low=-FLOAT32_LIMIT,
+        outcome_high=FLOAT32_LIMIT,
         log_prob_floor=check_log_prob_floor(log_prob_floor),
+        task_range=normal_task_range(float(noise)),
     )
 
 
@@ -77,10 +79,14 @@ class MetaGaussianEnv(MetaEnv):
     =====  ====================================================  ==========
     index  meaning                                               bounds
     =====  ====================================================  ==========
-    0      the last outcome                                      (-inf, inf)
+    0      the last outcome                                      [-L, L]
     1      1 once an outcome has been observed (0 at reset)      [0, 1]
     2      elapsed fraction ``t / horizon``                      [0, 1]
     =====  ====================================================  ==========
+
+    ``L = F / 4``, a quarter of the largest float32 (:data:`bayes.validation.FLOAT32_LIMIT`): the
+    prior and any given task are checked so that outcomes stay inside (with probability above
+    1 - 1e-9 per episode); an outcome beyond would be observed clipped to the bound.
 
     ## Rewards
 
@@ -117,8 +123,11 @@ class MetaGaussianEnv(MetaEnv):
 class MetaGaussianVectorEnv(MetaVectorEnv):
     """``num_envs`` episodes of :class:`MetaGaussianEnv` stepped together with numpy.
 
-    Arguments as :class:`MetaGaussianEnv`, plus ``num_envs`` and ``autoreset_mode``
-    (see :class:`meta_envs.core.MetaVectorEnv`). Actions: float array ``(num_envs, 2)``.
+    Arguments as :class:`MetaGaussianEnv` (``render_mode``: ``None``, ``"rgb_array"`` or ``"ansi"``),
+    plus ``num_envs`` (sub-environments), ``autoreset_mode`` (a Gymnasium ``AutoresetMode``,
+    default ``NEXT_STEP``) and ``max_episode_steps`` (``None`` or an int ``>= 1``: truncate
+    each episode at that step, as ``TimeLimit``); see :class:`meta_envs.core.MetaVectorEnv`
+    for these, seeding and rendering. Actions: float array ``(num_envs, 2)``.
     """
 
     def __init__(
@@ -130,6 +139,7 @@ class MetaGaussianVectorEnv(MetaVectorEnv):
         log_prob_floor: float = DEFAULT_LOG_PROB_FLOOR,
         autoreset_mode: AutoresetMode | str = AutoresetMode.NEXT_STEP,
         render_mode: str | None = None,
+        max_episode_steps: int | None = None,
     ) -> None:
         dynamics = gaussian_prediction(horizon, prior, noise_std, log_prob_floor)
-        super().__init__(dynamics, num_envs, autoreset_mode, render_mode)
+        super().__init__(dynamics, num_envs, autoreset_mode, render_mode, max_episode_steps)

@@ -4,13 +4,13 @@ from __future__ import annotations
 
 from typing import Any
 
-import numpy as np
 from gymnasium.vector import AutoresetMode
 
 from bayes.models import NormalKnownNoise
+from bayes.validation import FLOAT32_LIMIT, normal_task_range
 from meta_envs.core import MetaEnv, MetaVectorEnv
 from meta_envs.dynamics import BanditDynamics
-from meta_envs.validation import check_int, check_normal_fits_float32, per_arm_pairs, per_arm_values
+from meta_envs.validation import check_horizon, check_n_arms, check_normal_fits_float32, per_arm_pairs, per_arm_values
 
 __all__ = ["MetaGaussianBanditEnv", "MetaGaussianBanditVectorEnv", "gaussian_bandit"]
 
@@ -19,13 +19,14 @@ def gaussian_bandit(
     n_arms: int = 2, horizon: int = 20, prior: Any = (0.0, 1.0), noise_std: Any = 1.0
 ) -> BanditDynamics:
     """The dynamics of ``MetaGaussianBandit-v0``, arguments validated (``ValueError`` naming them)."""
-    n_arms = check_int(n_arms, "n_arms", 1)
-    horizon = check_int(horizon, "horizon", 1)
+    n_arms = check_n_arms(n_arms)
+    horizon = check_horizon(horizon)
     pairs = per_arm_pairs(prior, n_arms, "prior", ("mean", "std"), positive=(False, True))
     noise = per_arm_values(noise_std, n_arms, "noise_std")
     model = NormalKnownNoise(prior_mean=pairs[:, 0], prior_std=pairs[:, 1], noise_std=noise)
     check_normal_fits_float32(model.prior_mean, model.prior_std, model.noise_std)
-    return BanditDynamics(model, horizon, reward_low=-np.inf, reward_high=np.inf)
+    return BanditDynamics(model, horizon, reward_low=-FLOAT32_LIMIT, reward_high=FLOAT32_LIMIT,
+                          task_range=normal_task_range(model.noise_std))
 
 
 class MetaGaussianBanditEnv(MetaEnv):
@@ -47,9 +48,13 @@ class MetaGaussianBanditEnv(MetaEnv):
     index         meaning                                    bounds
     ============  =========================================  ==========
     0 .. K-1      one-hot of the previous action             [0, 1]
-    K             previous reward                            (-inf, inf)
+    K             previous reward                            [-L, L]
     K + 1         elapsed fraction ``t / horizon``           [0, 1]
     ============  =========================================  ==========
+
+    ``L = F / 4``, a quarter of the largest float32 (:data:`bayes.validation.FLOAT32_LIMIT`): the
+    prior and any given task are checked so that outcomes stay inside (with probability above
+    1 - 1e-9 per episode); an outcome beyond would be observed clipped to the bound.
 
     ## Rewards
 
@@ -88,8 +93,11 @@ class MetaGaussianBanditEnv(MetaEnv):
 class MetaGaussianBanditVectorEnv(MetaVectorEnv):
     """``num_envs`` episodes of :class:`MetaGaussianBanditEnv` stepped together with numpy.
 
-    Arguments as :class:`MetaGaussianBanditEnv`, plus ``num_envs`` and ``autoreset_mode``
-    (see :class:`meta_envs.core.MetaVectorEnv`). Actions: int array ``(num_envs,)``.
+    Arguments as :class:`MetaGaussianBanditEnv` (``render_mode``: ``None``, ``"rgb_array"`` or ``"ansi"``),
+    plus ``num_envs`` (sub-environments), ``autoreset_mode`` (a Gymnasium ``AutoresetMode``,
+    default ``NEXT_STEP``) and ``max_episode_steps`` (``None`` or an int ``>= 1``: truncate
+    each episode at that step, as ``TimeLimit``); see :class:`meta_envs.core.MetaVectorEnv`
+    for these, seeding and rendering. Actions: int array ``(num_envs,)``.
     """
 
     def __init__(
@@ -101,6 +109,7 @@ class MetaGaussianBanditVectorEnv(MetaVectorEnv):
         noise_std: Any = 1.0,
         autoreset_mode: AutoresetMode | str = AutoresetMode.NEXT_STEP,
         render_mode: str | None = None,
+        max_episode_steps: int | None = None,
     ) -> None:
         dynamics = gaussian_bandit(n_arms, horizon, prior, noise_std)
-        super().__init__(dynamics, num_envs, autoreset_mode, render_mode)
+        super().__init__(dynamics, num_envs, autoreset_mode, render_mode, max_episode_steps)

@@ -13,14 +13,34 @@ from typing import Any
 import numpy as np
 from gymnasium import spaces
 
-from bayes.validation import check_int, finite_array, per_arm_pairs, per_arm_values
+from bayes.validation import (
+    FLOAT32_LIMIT,
+    MIN_FLOAT32_STD,
+    NORMAL_SPAN,
+    check_exponential_prior_fits_float32,
+    check_exponential_tasks_fit_float32,
+    check_horizon,
+    check_int,
+    check_n_arms,
+    check_normal_fits_float32,
+    finite_array,
+    per_arm_pairs,
+    per_arm_values,
+)
 
 __all__ = [
+    "ACTION_LIMIT",
     "DEFAULT_LOG_PROB_FLOOR",
+    "MIN_FLOAT32_STD",
+    "NORMAL_SPAN",
     "ActionChecker",
     "InvalidActionError",
+    "check_exponential_prior_fits_float32",
+    "check_exponential_tasks_fit_float32",
+    "check_horizon",
     "check_int",
     "check_log_prob_floor",
+    "check_n_arms",
     "check_normal_fits_float32",
     "check_pair",
     "per_arm_pairs",
@@ -33,14 +53,7 @@ DEFAULT_LOG_PROB_FLOOR = -50.0
 
 #: Bound of action parameters with no natural bound: a quarter of the largest float32, so that
 #: wrappers and agents that rescale actions (``high - low``, ``2 * (high - low)``) stay finite.
-ACTION_LIMIT = float(np.finfo(np.float32).max) / 4
-
-#: Normal outcomes are taken to lie within this many stds (prior + noise) of the prior mean:
-#: the probability of leaving is below 1e-500.
-NORMAL_SPAN = 50.0
-
-#: The smallest std of normal outcomes observed as float32 (its smallest normal number is 1.2e-38).
-MIN_FLOAT32_STD = 1e-30
+ACTION_LIMIT = FLOAT32_LIMIT
 
 
 class InvalidActionError(ValueError):
@@ -62,26 +75,6 @@ def check_pair(value: Any, name: str, labels: tuple[str, str], positive: tuple[b
     """A prior given as one pair of numbers, e.g. ``(alpha, beta)``; see :func:`per_arm_pairs`."""
     pair = per_arm_pairs(value, None, name, labels, positive)[0]
     return float(pair[0]), float(pair[1])
-
-
-def check_normal_fits_float32(prior_mean: np.ndarray, prior_std: np.ndarray, noise_std: np.ndarray) -> None:
-    """Normal outcomes (observed as float32) and their Bayes predictive must fit in float32.
-
-    Raises ``ValueError`` naming ``prior``/``noise_std`` when ``|mean| + NORMAL_SPAN * (prior_std +
-    noise_std)`` exceeds :data:`ACTION_LIMIT` or a std is below :data:`MIN_FLOAT32_STD`.
-    """
-    smallest = float(np.min(np.minimum(prior_std, noise_std)))
-    if smallest < MIN_FLOAT32_STD:
-        raise ValueError(
-            f"prior std and noise_std must be at least {MIN_FLOAT32_STD:g} (float32 observations "
-            f"cannot resolve smaller scales), got {smallest:g}"
-        )
-    reach = np.abs(prior_mean) + NORMAL_SPAN * (prior_std + noise_std)
-    if np.any(reach > ACTION_LIMIT):
-        raise ValueError(
-            f"prior and noise_std put outcomes beyond what float32 observations hold: |mean| + "
-            f"{NORMAL_SPAN:g} * (prior std + noise_std) = {float(np.max(reach)):.3g} > {ACTION_LIMIT:.3g}"
-        )
 
 
 def _space_text(space: spaces.Space) -> str:

@@ -170,8 +170,8 @@ def test_bad_reset_options():
     with pytest.raises(ValueError, match="task"):
         env.reset(options={"task": [0.5, 0.5, 0.5]})
     envs = gym.make_vec("MetaBandit-v0", num_envs=3, vectorization_mode="vector_entry_point")
-    with pytest.raises(TypeError, match="seed"):
-        envs.reset(seed=[1, 2, 3])
+    with pytest.raises(ValueError, match="seed"):
+        envs.reset(seed=[1, 2])  # a list of seeds must hold one per sub-environment
     envs.reset(seed=0)
     with pytest.raises(ValueError, match="reset_mask"):
         envs.reset(options={"reset_mask": np.array([True, False])})

@@ -65,10 +65,10 @@ def test_demo_of_a_prediction_env_with_settings(capsys):
 def test_bad_settings_give_a_clear_error(capsys):
     assert cli.main(["demo", "MetaCoin-v0", "--set", "horizon=0"]) == 2
     assert "horizon" in capsys.readouterr().err
-    with pytest.raises(SystemExit):
-        cli.main(["demo", "MetaCoin-v0", "--set", "horizon"])
-    with pytest.raises(SystemExit):
-        cli.main(["demo", "NoSuchEnv-v0"])
+    assert cli.main(["demo", "MetaCoin-v0", "--set", "horizon"]) == 2
+    assert capsys.readouterr().err == "meta-bayes demo: error: --set expects KEY=VALUE, got 'horizon'\n"
+    assert cli.main(["demo", "NoSuchEnv-v0"]) == 2
+    assert "meta-bayes demo: error: argument env_id: invalid choice" in capsys.readouterr().err
 
 
 def test_console_script_is_installed():
@@ -177,4 +177,5 @@ def test_evaluate_refuses_corrupt_run_folders(content, tmp_path, capsys):
     (tmp_path / "config.json").write_text(content)
     assert cli.main(["evaluate", str(tmp_path)]) == 2
     err = capsys.readouterr().err
-    assert err.startswith("meta-bayes: error:") and str(tmp_path) in err and "Traceback" not in err
+    assert err.startswith("meta-bayes evaluate: error:") and str(tmp_path) in err and "Traceback" not in err
+    assert err.count("\n") == 1

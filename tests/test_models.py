@@ -1063,8 +1063,19 @@ def test_normal_extreme_but_valid_scales_give_finite_posteriors():
 
 
 def test_beta_with_huge_concentrations_is_near_one_half():
-    p = BetaBernoulli(alpha=1e308, beta=1e308).sample_task(np.random.default_rng(0), 1000)
-    np.testing.assert_allclose(p, 0.5, atol=1e-9)
+    model = BetaBernoulli(alpha=1e100, beta=1e100)
+    np.testing.assert_allclose(model.sample_task(np.random.default_rng(0), 1000), 0.5, atol=1e-9)
+    assert model.prior_predictive()[0] == 0.5
+    mean, std = model.posterior_moments(model.initial_stats(1))
+    assert mean[0] == 0.5 and np.isfinite(std[0]) and std[0] > 0
+
+
+def test_beta_refuses_concentrations_whose_sum_overflows():
+    """alpha + beta = inf made the predictive 0 instead of 0.5: such priors are refused by name."""
+    with pytest.raises(ValueError, match="alpha must have entries of magnitude at most 1e\\+100"):
+        BetaBernoulli(alpha=1e308, beta=1e308)
+    with pytest.raises(ValueError, match="beta"):
+        BetaBernoulli(alpha=1.0, beta=1e101)
 
 
 def test_dirichlet_accepts_float32_probability_vectors_and_renormalises():

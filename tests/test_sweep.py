@@ -259,7 +259,7 @@ def test_bad_input_is_refused_before_any_job(spec_file, tmp_path, capsys):
         capsys.readouterr().err
     assert not out.exists()
     for argv, message in (
-        (["--workers", "0"], "--workers must be an int >= 1"),
+        (["--workers", "0"], "argument --workers: expected an int in [1, 1,024], got 0"),
         (["--address", "127.0.0.1:6379"], "--address applies to --backend ray"),
     ):
         assert cli.main(["sweep", str(spec_file), "--out", str(out), *argv]) == 2

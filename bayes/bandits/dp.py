@@ -28,6 +28,7 @@ exact fractions (``tests/test_bandit_dp.py``).
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from typing import Any
 
 import numpy as np
@@ -53,6 +54,24 @@ DEFAULT_MAX_BYTES = 2 * 1024**3
 def _two_arm_states(t: int) -> int:
     """Number of two-arm belief states after ``t`` pulls: ``sum_n (n + 1)(t - n + 1)``."""
     return (t + 1) * (t + 2) * (t + 3) // 6
+
+
+def _two_arm_total(horizon: int) -> int:
+    """Two-arm belief states over all layers ``t <= horizon``: ``sum_t C(t + 3, 3) = C(horizon + 4, 4)``."""
+    return math.comb(horizon + 4, 4)
+
+
+def _largest(fits: Callable[[int], bool], upper: int) -> int:
+    """The largest ``h`` in ``[0, upper]`` with ``fits(h)`` for a test that holds up to some
+    point and fails after it (0 if ``fits(1)`` fails): a bisection, not a walk."""
+    low, high = 0, upper  # invariant: fits(low) or low == 0; the answer lies in [low, high]
+    while low < high:
+        middle = (low + high + 1) // 2
+        if fits(middle):
+            low = middle
+        else:
+            high = middle - 1
+    return low
 
 
 def _two_arm_layers(horizon: int, prior: np.ndarray, keep: bool) -> tuple[float, list[list[np.ndarray]] | None]:
@@ -181,12 +200,13 @@ class _LayeredTable:
 
     @staticmethod
     def count_states(n_arms: int, horizon: int) -> int:
-        """Ordered belief states over all layers: an upper bound of what the table holds."""
-        per_arm = np.arange(1, horizon + 2, dtype=object)  # (n + 1) arm states with n pulls
-        poly = np.array([1], dtype=object)
-        for _ in range(n_arms):
-            poly = np.convolve(poly, per_arm)[: horizon + 1]
-        return int(sum(poly))
+        """Ordered belief states over all layers: an upper bound of what the table holds.
+
+        An arm pulled ``n`` times has ``n + 1`` states, so the states after ``t`` pulls are the
+        coefficient of :math:`x^t` in :math:`(1 - x)^{-2K}`, :math:`\binom{t + 2K - 1}{2K - 1}`, and
+        summed over ``t <= horizon`` (the hockey-stick identity) :math:`\binom{horizon + 2K}{2K}`.
+        """
+        return math.comb(horizon + 2 * n_arms, 2 * n_arms)
 
 
 # ---------------------------------------------------------------------------- public API
@@ -215,8 +235,8 @@ class BernoulliBanditDP:
         if needed > max_bytes:
             largest = self.largest_horizon(self.n_arms, max_bytes, symmetric)
             raise ValueError(
-                f"the DP tables of {self.n_arms} arms at horizon {self.horizon} need about {needed / 2**30:.2f} GiB, "
-                f"more than max_bytes={max_bytes / 2**30:.2f} GiB; the largest horizon that fits is {largest}"
+                f"the DP tables of {self.n_arms} arms at horizon {self.horizon} need about {needed / 2**30:.3g} GiB, "
+                f"more than max_bytes={max_bytes / 2**30:.3g} GiB; the largest horizon that fits is {largest}"
             )
         if self.n_arms == 2:
             self.root_value, layers = _two_arm_layers(self.horizon, self.prior, keep=True)
@@ -229,9 +249,10 @@ class BernoulliBanditDP:
 
     @staticmethod
     def table_bytes(n_arms: int, horizon: int, symmetric: bool = True) -> int:
-        """Approximate memory of the stored tables (exchangeable arms merge permutations)."""
+        """Approximate memory of the stored tables (exchangeable arms merge permutations); closed
+        form, so a check of a huge problem costs nothing."""
         if n_arms == 2:
-            return 8 * sum(_two_arm_states(t) for t in range(horizon + 1))
+            return 8 * _two_arm_total(horizon)
         states = _LayeredTable.count_states(n_arms, horizon)
         if symmetric:
             states = states // math.factorial(n_arms) + 1
@@ -239,11 +260,8 @@ class BernoulliBanditDP:
 
     @classmethod
     def largest_horizon(cls, n_arms: int, max_bytes: int, symmetric: bool = True) -> int:
-        """The largest horizon whose tables fit in ``max_bytes`` (0 if none)."""
-        horizon = 0
-        while horizon < 100_000 and cls.table_bytes(n_arms, horizon + 1, symmetric) <= max_bytes:
-            horizon += 1
-        return horizon
+        """The largest horizon whose tables fit in ``max_bytes`` (0 if none; at most 100,000)."""
+        return _largest(lambda horizon: cls.table_bytes(n_arms, horizon, symmetric) <= max_bytes, 100_000)
 
     def value(self, successes: np.ndarray, failures: np.ndarray) -> np.ndarray:
         """Optimal expected reward still to come from belief states ``(B, K)``: ``(B,)``."""
@@ -315,12 +333,12 @@ def bernoulli_policy_value(
     horizon = check_int(horizon, "horizon", 1)
     prior = check_bandit_prior(prior, n_arms)
     needed = BernoulliBanditDP.table_bytes(n_arms, horizon, symmetric=False) if n_arms != 2 else (
-        8 * 4 * sum(_two_arm_states(t) for t in range(horizon + 1))
+        8 * 4 * _two_arm_total(horizon)
     )
     if needed > max_bytes:
         largest = BernoulliBanditDP.largest_horizon(n_arms, max_bytes // 4, symmetric=False)
         raise ValueError(f"policy evaluation of {n_arms} arms at horizon {horizon} needs about "
-                         f"{needed / 2**30:.2f} GiB; the largest horizon that fits is {largest}")
+                         f"{needed / 2**30:.3g} GiB; the largest horizon that fits is {largest}")
     table = _LayeredTable(horizon, prior, merge_permutations=False, solve=False)
     value = np.zeros(len(table.keys[horizon]))
     for t in range(horizon - 1, -1, -1):
@@ -348,12 +366,10 @@ def bayes_optimal_value(
     if n_arms == 2:
         needed = 8 * 3 * _two_arm_states(horizon)  # two layers and the temporaries of one block
         if needed > max_bytes:
-            largest = horizon
-            while largest > 1 and 8 * 3 * _two_arm_states(largest) > max_bytes:
-                largest -= 1
+            largest = _largest(lambda h: 8 * 3 * _two_arm_states(h) <= max_bytes, horizon)
             raise ValueError(
-                f"the DP of 2 arms at horizon {horizon} needs about {needed / 2**30:.2f} GiB, more than "
-                f"max_bytes={max_bytes / 2**30:.2f} GiB; the largest horizon that fits is {largest}"
+                f"the DP of 2 arms at horizon {horizon} needs about {needed / 2**30:.3g} GiB, more than "
+                f"max_bytes={max_bytes / 2**30:.3g} GiB; the largest horizon that fits is {largest}"
             )
         return _two_arm_layers(horizon, prior, keep=False)[0]
     return BernoulliBanditDP(n_arms, horizon, prior, max_bytes=max_bytes).root_value
