@@ -207,6 +207,8 @@ class ConjugateModel(ABC):
             raise ValueError(
                 f"{name} must have shape {self.task_shape} or (batch, *{self.task_shape}), got {array.shape}"
             )
+        if array.size == 0:
+            raise ValueError(f"{name} must not be empty, got {task!r}")
         if not np.all(np.isfinite(array)) or not np.all(self._in_domain(array)):
             raise ValueError(f"{name} must satisfy {self.domain_text}, got {task!r}")
         return array
@@ -700,7 +702,8 @@ class DirichletCategorical(ConjugateModel):
 
     def _in_domain(self, task: np.ndarray) -> np.ndarray:
         # float32 probability vectors (e.g. a softmax) sum to 1 only up to float32 rounding
-        return np.all(task >= 0, axis=-1) & (np.abs(task.sum(axis=-1) - 1.0) <= 1e-6)
+        in_unit = np.all((task >= 0) & (task <= 1), axis=-1)  # first: a sum of huge entries would overflow
+        return in_unit & (np.abs(np.where(in_unit[..., None], task, 0.0).sum(axis=-1) - 1.0) <= 1e-6)
 
     def check_task(self, task: Any, name: str = "task") -> np.ndarray:
         """As :meth:`ConjugateModel.check_task`; sums within 1e-6 of 1 are renormalised to 1."""

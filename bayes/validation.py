@@ -255,14 +255,16 @@ def check_exponential_prior_fits_float32(shape: float, rate: float, horizon: int
     (one big outcome dominates a heavy tail); that must stay below :data:`MAX_OVERFLOW` for
     ``y = FLOAT32_LIMIT``, the bound of the Bayes predictive's scale ``b + sum x``.
     """
-    log_tail = shape * np.log1p(FLOAT32_LIMIT / (horizon * rate))  # -log P(x > limit / horizon)
+    # log1p(limit / (horizon * rate)) in log space: finite for any positive rate, even 5e-324
+    log_ratio = float(np.logaddexp(0.0, np.log(FLOAT32_LIMIT) - np.log(horizon) - np.log(rate)))
+    log_tail = shape * log_ratio  # -log P(x > limit / horizon)
     needed = np.log(horizon / MAX_OVERFLOW)
     if log_tail < needed:
-        min_shape = needed / np.log1p(FLOAT32_LIMIT / (horizon * rate))
+        min_shape = needed / log_ratio
         probability = float(np.exp(min(needed - log_tail, 700.0)) * MAX_OVERFLOW)
         chance = "with probability near 1" if probability >= 0.5 else f"with probability about {probability:.2g}"
         raise ValueError(
-            f"{name} (shape={shape:g}, rate={rate:g}) is too heavy-tailed for float32: within {horizon} steps "
+            f"{name} (shape={shape:g}, rate={rate:g}) is too heavy-tailed for float32: within {horizon} step(s) "
             f"the outcomes sum beyond {FLOAT32_LIMIT:.3g} {chance} (at most {MAX_OVERFLOW:g} is allowed); "
             f"use shape >= {min_shape:.3g} at this rate and horizon"
         )
