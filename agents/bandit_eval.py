@@ -17,6 +17,7 @@ import meta_envs
 from bayes.evaluate import BanditEvaluation, evaluate_bandit_policy
 from bayes.models import NormalKnownNoise
 from bayes.validation import check_int
+from meta_envs.catalog import check_env_kwargs
 
 __all__ = ["BANDIT_ENVS", "EVAL_SEED", "bandit_evaluation_kwargs", "base_env", "evaluate_bandit_agent",
            "reference_policy"]
@@ -28,6 +29,7 @@ EVAL_SEED = 1_000_003  #: seed of the training-time evaluation episodes (plus th
 def base_env(env_id: str, env_kwargs: dict[str, Any]) -> Any:
     """The unwrapped single env of ``env_id`` (``gym.make`` validates the arguments)."""
     gym.register_envs(meta_envs)
+    check_env_kwargs(env_id, env_kwargs)
     return gym.make(env_id, **env_kwargs).unwrapped
 
 

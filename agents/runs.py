@@ -32,7 +32,7 @@ def check_run_config(out: Path, current: dict[str, Any], ignore: tuple[str, ...]
         return
     try:
         previous = json.loads(path.read_text())
-    except (OSError, ValueError) as exc:
+    except (OSError, ValueError, RecursionError) as exc:
         raise ValueError(f"{path} is not readable JSON ({exc}); {REMEDY}") from None
     if not isinstance(previous, dict):
         raise ValueError(f"{path} holds a {type(previous).__name__}, not a run's config; {REMEDY}")
@@ -67,10 +67,10 @@ def prepare_run(config: Any, out_dir: str | os.PathLike[str], resumable: tuple[s
     """
     config.validate()
     config.make_env()
-    out = check_folder(out_dir, "the run folder")
+    out = check_folder(out_dir, "the run folder (--out)")
     current = config_json(config)
     check_run_config(out, current, ignore=resumable)
-    make_folder(out, "the run folder")
+    make_folder(out, "the run folder (--out)")
     if not (out / "config.json").exists():
         write_json(out / "config.json", current)
     return out
@@ -162,7 +162,7 @@ def run_algo(run_dir: str | os.PathLike[str]) -> str:
         raise ValueError(f"{out} does not hold a training run: {path} is missing")
     try:
         config = json.loads(path.read_text())
-    except (OSError, ValueError) as exc:
+    except (OSError, ValueError, RecursionError) as exc:
         raise ValueError(f"{path} is not readable JSON: {exc}") from exc
     if not isinstance(config, dict):
         raise ValueError(f"{path} holds a {type(config).__name__}, not a run's config; {REMEDY}")

@@ -23,9 +23,14 @@ def check_folder(path: str | os.PathLike[str], what: str) -> Path:
 
     Checks without leaving anything behind: ``path`` itself, or its nearest existing ancestor,
     must be a folder (not a file) in which a folder can be made (made and removed at once).
-    ``ValueError`` naming ``what`` (a flag such as ``--out``) and the path otherwise. :func:`make_folder` then makes it.
+    ``ValueError`` naming ``what`` (a flag such as ``--out``) and the path otherwise;
+    :func:`make_folder` then makes it.
     """
+    if not str(path).strip():
+        raise ValueError(f"{what} must name a folder, got an empty path")
     target = Path(path)
+    if any(len(part.encode()) > 255 for part in target.parts):
+        raise ValueError(f"{what} {target} has a name longer than 255 bytes, more than file systems allow")
     if target.exists() and not target.is_dir():
         raise ValueError(f"{what} {target} is a file, not a folder: name a folder (new or existing)")
     ancestor = target

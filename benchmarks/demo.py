@@ -18,6 +18,7 @@ from bayes.bandits import BayesOptimalPolicy, GaussianGreedy, GreedyPolicy
 from bayes.models import BetaBernoulli, NormalKnownNoise
 from bayes.predictors import BayesPredictor
 from bayes.sampling import sample_categorical
+from meta_envs.catalog import check_env_kwargs
 
 __all__ = ["POLICIES", "demo_agent", "run_demo"]
 
@@ -51,6 +52,7 @@ def run_demo(env_id: str = "MetaBandit-v0", seed: int = 0, policy: str = "bayes"
     """
     if policy not in POLICIES:
         raise ValueError(f"policy must be one of {POLICIES}, got {policy!r}")
+    check_env_kwargs(env_id, kwargs)
     env = gym.make(env_id, **kwargs)
     base: meta_envs.core.MetaEnv = env.unwrapped  # type: ignore[assignment]
     rng = np.random.default_rng(seed)

@@ -351,8 +351,16 @@ def report_folder(folder: str | Path, log: Callable[[str], None] = print) -> Pat
                          "first")
     try:
         results = json.loads(path.read_text())
-    except ValueError as exc:
-        raise ValueError(f"{path} is not readable JSON ({exc})") from exc
-    if not results.get("results"):
+    except (ValueError, RecursionError) as exc:
+        raise ValueError(f"{path} is not readable JSON ({type(exc).__name__}: {exc})") from None
+    if not isinstance(results, dict) or not isinstance(results.get("results"), list) or not all(
+            isinstance(r, dict) for r in results["results"]):
+        raise ValueError(f"{path} does not hold a study's or sweep's results (a mapping with a list of records "
+                         "under \"results\"): rerun the study or sweep into a new folder")
+    if not results["results"]:
         raise ValueError(f"{path} holds no finished run to report on")
-    return write_report(folder, results, log)
+    try:
+        return write_report(folder, results, log)
+    except (KeyError, TypeError, AttributeError, IndexError) as exc:  # records not written by meta-bayes
+        raise ValueError(f"{path} holds records that are not a study's or sweep's ({type(exc).__name__}: {exc}): "
+                         "rerun the study or sweep into a new folder") from None

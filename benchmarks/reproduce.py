@@ -45,6 +45,7 @@ import gymnasium as gym
 
 import meta_envs
 from bayes.files import check_folder, make_folder, write_json
+from bayes.validation import MAX_SEEDS
 from benchmarks.cells import Cell, cell_finished, read_record, training_config, versions
 from benchmarks.suite import TASKS, Task
 
@@ -150,6 +151,8 @@ def _check_arguments(preset: str, seeds: int | None, tasks: Sequence[str] | None
         raise ValueError(f"--preset must be one of {sorted(PRESETS)}, got {preset!r} (unknown preset {preset!r})")
     if seeds is not None and (isinstance(seeds, bool) or not isinstance(seeds, int) or seeds < 1):
         raise ValueError(f"--seeds must be an int >= 1, got {seeds!r}")
+    if seeds is not None and seeds > MAX_SEEDS:
+        raise ValueError(f"--seeds must be at most {MAX_SEEDS:,}, got {seeds:,}")
     if algo not in ALGO_CHOICES:
         raise ValueError(f"--algo must be one of {ALGO_CHOICES}, got {algo!r}")
     names = [t.name for t in TASKS]

@@ -66,7 +66,7 @@ def run_simulation(run_dir: str, episodes: int = 1000, out: str | None = None, s
     if episodes < 8:
         raise ValueError(f"--episodes must be >= 8 (half train the regressors, half measure), got {episodes}")
     agent, config = load_run(run_dir)
-    figdir = check_folder(Path(out) if out is not None else Path(run_dir) / "figures", "--out")
+    figdir = check_folder(out if out is not None else Path(run_dir) / "figures", "--out")
     name, bayes = bayes_agent(config.env_id, config.env_kwargs)
     say = log or (lambda _m: None)
     start = time.perf_counter()

@@ -48,7 +48,7 @@ import gymnasium as gym
 
 import meta_envs
 from agents.registry import ALGOS
-from bayes.validation import MAX_SEEDS
+from bayes.validation import MAX_EPISODES, MAX_SEEDS
 from benchmarks.cells import FIXED_KEYS, Cell, algo_fields, training_config
 
 try:
@@ -69,6 +69,9 @@ MAX_SPEC_BYTES = 1_000_000  #: a SPEC file is read only up to this size
 #: before it is expanded.
 MAX_SPEC_VALUES = 10_000
 MAX_CELLS = 10_000  #: cells of one sweep
+#: torch threads of one cell (a node has more cores than this only on a Ray cluster, and a cell
+#: asking for more than its node has is refused when it starts training)
+MAX_THREADS = 256
 
 
 class SpecError(ValueError):
@@ -403,6 +406,9 @@ def _options(lines: _Lines, data: dict[str, Any]) -> dict[str, Any]:
                                                     tuple(EVALUATION_DEFAULTS))}
     for key, low in (("episodes", 2), ("seed", 0)):
         _int(lines, ("evaluation", key), evaluation[key], low)
+    for key in ("episodes", "long_episodes"):
+        if isinstance(evaluation[key], int) and evaluation[key] > MAX_EPISODES:
+            raise lines.error(("evaluation", key), f"must be at most {MAX_EPISODES:,}, got {evaluation[key]:,}")
     for key, low in (("long_factor", 2), ("long_episodes", 2)):
         if evaluation[key] is not None:
             _int(lines, ("evaluation", key), evaluation[key], low)
@@ -414,7 +420,10 @@ def _options(lines: _Lines, data: dict[str, Any]) -> dict[str, Any]:
     else:
         simulation = _mapping(lines, ("simulation",), simulation, ("episodes",))
         episodes = _int(lines, ("simulation", "episodes"), simulation.get("episodes", SIMULATION_EPISODES), 4)
-    return {"threads": _int(lines, ("threads",), data.get("threads", 1), 1),
+    threads = _int(lines, ("threads",), data.get("threads", 1), 1)
+    if threads > MAX_THREADS:
+        raise lines.error(("threads",), f"must be at most {MAX_THREADS}, got {threads:,}")
+    return {"threads": threads,
             "eval_episodes": evaluation["episodes"], "eval_seed": evaluation["seed"],
             "long_factor": evaluation["long_factor"], "long_episodes": evaluation["long_episodes"],
             "simulation_episodes": episodes}
@@ -506,5 +515,8 @@ def parse_spec(data: dict[str, Any], lines: _Lines) -> SweepSpec:
 
 def load_spec(path: str | Path) -> SweepSpec:
     """Read, validate and expand the SPEC at ``path``."""
-    data, lines = read_spec(path)
-    return parse_spec(data, lines)
+    try:
+        data, lines = read_spec(path)
+        return parse_spec(data, lines)
+    except RecursionError:  # a SPEC nested thousands of levels deep: no SPEC needs more than a few
+        raise SpecError(str(path), None, "", "nests too deeply to be a SPEC") from None

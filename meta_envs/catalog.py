@@ -18,7 +18,7 @@ from gymnasium.vector import AutoresetMode
 import meta_envs
 from meta_envs.core import MetaVectorEnv
 
-__all__ = ["env_defaults", "env_table", "native_vector_env"]
+__all__ = ["check_env_kwargs", "env_defaults", "env_table", "native_vector_env"]
 
 
 def env_defaults(env_id: str) -> dict[str, Any]:
@@ -27,6 +27,21 @@ def env_defaults(env_id: str) -> dict[str, Any]:
     cls = spec.entry_point if callable(spec.entry_point) else gym.envs.registration.load_env_creator(spec.entry_point)
     params = inspect.signature(cls).parameters
     return {name: p.default for name, p in params.items() if name != "render_mode"}
+
+
+def check_env_kwargs(env_id: str, env_kwargs: Any) -> None:
+    """``ValueError`` unless ``env_kwargs`` is a dict of ``env_id``'s own constructor arguments.
+
+    Gymnasium's ``gym.make`` also takes ``max_episode_steps``, ``render_mode`` and wrapper
+    switches beside an env's arguments; a run's ``env_kwargs`` (``--set``) describe the task
+    family only, so those are refused here with the list of what the env takes.
+    """
+    if not isinstance(env_kwargs, dict):
+        raise ValueError(f"env_kwargs must be a dict of {env_id}'s arguments, got {env_kwargs!r}")
+    known = env_defaults(env_id)
+    unknown = sorted(str(k) for k in env_kwargs if k not in known)
+    if unknown:
+        raise ValueError(f"{env_id} takes the arguments {sorted(known)}, not {unknown}")
 
 
 def _jsonable(value: Any) -> Any:

@@ -369,3 +369,53 @@ def test_running_out_of_memory_is_one_line_with_exit_1(monkeypatch, capsys):
     monkeypatch.setattr(benchmarks.demo, "run_demo", hungry)
     assert cli.main(["demo"]) == 1
     assert "meta-bayes demo: error: out of memory (Unable to allocate 1.6 PiB)" in _error(capsys)
+
+
+# ------------------------------------------------ what the fuzzer (benchmarks.fuzz_cli) found
+
+
+@pytest.mark.parametrize("content, message", [
+    ("[]", "does not hold a study's or sweep's results"),
+    ("null", "does not hold a study's or sweep's results"),
+    ('{"results": [{}]}', "holds records that are not a study's or sweep's (KeyError"),
+    ("[" * 100_000 + "]" * 100_000, "is not readable JSON (RecursionError"),
+])
+def test_report_of_a_broken_results_file_is_one_line(content, message, tmp_path, capsys):
+    (tmp_path / "results.json").write_text(content)
+    assert cli.main(["report", str(tmp_path)]) == 2
+    assert message in _error(capsys)
+
+
+def test_a_spec_nested_thousands_deep_is_refused(tmp_path, capsys):
+    spec = tmp_path / "deep.yaml"
+    spec.write_text("tasks: [coin-fair]\nhyperparameters: " + "[" * 5000 + "]" * 5000 + "\n")
+    assert cli.main(["sweep", str(spec), "--out", str(tmp_path / "out")]) == 2
+    assert "nests too deeply to be a SPEC" in _error(capsys)
+
+
+@pytest.mark.parametrize("extra, message", [("threads: 1000", "threads: must be at most 256, got 1,000"),
+                                            ("evaluation: {episodes: 1000000000000}",
+                                             "evaluation.episodes: must be at most 10,000,000")])
+def test_spec_settings_that_would_fail_every_cell_are_refused_first(extra, message, tmp_path, capsys):
+    spec = tmp_path / "s.yaml"
+    spec.write_text(f"tasks: [coin-fair]\n{extra}\n")
+    assert cli.main(["sweep", str(spec), "--out", str(tmp_path / "out")]) == 2
+    assert message in _error(capsys)
+    assert not (tmp_path / "out").exists()
+
+
+@pytest.mark.parametrize("argv, message", [
+    (["train", "MetaCoin-v0", "--algo", "supervised", "--out", ""], "--out) must name a folder, got an empty path"),
+    (["simulate", "RUN", "--out", ""], "--out must name a folder, got an empty path"),
+    (["train", "MetaCoin-v0", "--algo", "supervised", "--set", "max_episode_steps=-1", "--out", "r"],
+     "MetaCoin-v0 takes the arguments ['horizon', 'log_prob_floor', 'prior'], not ['max_episode_steps']"),
+    (["demo", "--set", "render_mode='human'"], "MetaBandit-v0 takes the arguments ['horizon', 'n_arms', 'prior']"),
+    (["reproduce", "--seeds", "1000000000000", "--out", "s"], "--seeds must be at most 1,000, got 1,000,000,000,000"),
+    (["train", "MetaCoin-v0", "--algo", "supervised", "--out", "x" * 300], "has a name longer than 255 bytes"),
+])
+def test_inputs_that_ran_on_or_crashed_late_are_refused(argv, message, run_dir, tmp_path, capsys, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    argv = [str(run_dir) if a == "RUN" else a for a in argv]
+    assert cli.main(argv) == 2
+    assert message in _error(capsys)
+    assert not list(tmp_path.iterdir())
