@@ -123,7 +123,8 @@ def evaluate_run(run_dir: str | os.PathLike[str], episodes: int = 20_000, horizo
     if horizon is not None:
         check_int(horizon, "--horizon", 1)
     machine, config = load_run(run_dir)
-    steps = episodes * (horizon or int(base_env(config.env_id, config.env_kwargs).horizon))
+    trained = int(base_env(config.env_id, config.env_kwargs).horizon)
+    steps = episodes * (horizon or trained)
     if steps > MAX_VECTOR_ELEMENTS:
         raise ValueError(f"--episodes x --horizon = {steps:,} steps, more than the {MAX_VECTOR_ELEMENTS:,} an "
                          "evaluation holds in memory: use fewer episodes or a shorter horizon")
@@ -133,7 +134,6 @@ def evaluate_run(run_dir: str | os.PathLike[str], episodes: int = 20_000, horizo
         summary.update(bandit_summary(machine, config, episodes, horizon, seed, references))
     else:
         summary.update(predictor_summary(machine, config, episodes, horizon, seed))
-    trained = int(base_env(config.env_id, config.env_kwargs).horizon)
     summary.update({"horizon": horizon or trained, "trained_horizon": trained, "episodes": episodes, "seed": seed,
                     "seconds": time.perf_counter() - start})
     return summary

@@ -21,7 +21,10 @@ from typing import Any
 from bayes.files import check_folder, make_folder, write_atomically, write_json
 
 __all__ = ["REMEDY", "check_run_config", "config_from_dict", "config_json", "env_signature", "load_checkpoint",
-           "load_run", "load_run_folder", "prepare_run", "run_algo", "save_checkpoint"]
+           "load_run", "load_run_folder", "prepare_run", "read_config", "run_algo", "save_checkpoint"]
+
+#: What to do about a run folder that cannot be read.
+REMEDY = "delete the folder, or train into a new one"
 
 
 def check_run_config(out: Path, current: dict[str, Any], ignore: tuple[str, ...] = ()) -> None:
@@ -30,14 +33,21 @@ def check_run_config(out: Path, current: dict[str, Any], ignore: tuple[str, ...]
     path = out / "config.json"
     if not path.exists():
         return
-    try:
-        previous = json.loads(path.read_text())
-    except (OSError, ValueError, RecursionError) as exc:
-        raise ValueError(f"{path} is not readable JSON ({exc}); {REMEDY}") from None
-    if not isinstance(previous, dict):
-        raise ValueError(f"{path} holds a {type(previous).__name__}, not a run's config; {REMEDY}")
+    previous = read_config(path)
     if {k: v for k, v in previous.items() if k not in ignore} != {k: v for k, v in current.items() if k not in ignore}:
         raise ValueError(f"{out} holds a run of another configuration ({path}); use a new folder")
+
+
+def read_config(path: Path) -> dict[str, Any]:
+    """The mapping in a run's ``config.json``; ``ValueError`` naming ``path`` and what to do if it
+    cannot be read, is not JSON (or nests too deeply to parse) or holds anything but a mapping."""
+    try:
+        config = json.loads(path.read_text())
+    except (OSError, ValueError, RecursionError) as exc:
+        raise ValueError(f"{path} is not readable JSON ({exc}); {REMEDY}") from None
+    if not isinstance(config, dict):
+        raise ValueError(f"{path} holds a {type(config).__name__}, not a run's config; {REMEDY}")
+    return config
 
 
 def config_from_dict(cls: type, values: dict[str, Any], label: str) -> Any:
@@ -86,8 +96,8 @@ def save_checkpoint(payload: dict[str, Any], path: Path, config: Any) -> None:
     current = config_json(config)
     config_path = path.parent / "config.json"
     try:
-        unchanged = json.loads(config_path.read_text()) == current
-    except (OSError, ValueError):
+        unchanged = read_config(config_path) == current
+    except ValueError:  # missing or unreadable: write it
         unchanged = False
     if not unchanged:
         write_json(config_path, current)
@@ -117,9 +127,6 @@ def load_checkpoint(path: Path, config: Any) -> dict[str, Any]:
 _READ_ERRORS = (OSError, ValueError, TypeError, KeyError, RuntimeError, EOFError, AttributeError,
                 pickle.UnpicklingError)
 
-#: What to do about a run folder that cannot be read.
-REMEDY = "delete the folder, or train into a new one"
-
 
 def _read_failure(path: Path, exc: BaseException) -> str:
     """Why ``path`` could not be read, in a few words: never torch's long advice (to load with
@@ -141,7 +148,7 @@ def load_run_folder(out_dir: str | os.PathLike[str], from_dict: Callable[[dict[s
     failure is a ``ValueError`` saying that ``out_dir`` holds no readable ``label`` run."""
     out = Path(out_dir)
     try:
-        config = from_dict(json.loads((out / "config.json").read_text()))
+        config = from_dict(read_config(out / "config.json"))
         config.validate()
         return build(config, load_checkpoint(out / "checkpoint.pt", config)), config
     except _READ_ERRORS as exc:
@@ -160,13 +167,7 @@ def run_algo(run_dir: str | os.PathLike[str]) -> str:
     path = out / "config.json"
     if not path.is_file():
         raise ValueError(f"{out} does not hold a training run: {path} is missing")
-    try:
-        config = json.loads(path.read_text())
-    except (OSError, ValueError, RecursionError) as exc:
-        raise ValueError(f"{path} is not readable JSON: {exc}") from exc
-    if not isinstance(config, dict):
-        raise ValueError(f"{path} holds a {type(config).__name__}, not a run's config; {REMEDY}")
-    algo = config.get("algo")
+    algo = read_config(path).get("algo")
     if algo not in TRAINERS:
         raise ValueError(f"{path} names algo {algo!r}; known: {tuple(TRAINERS)}")
     return str(algo)

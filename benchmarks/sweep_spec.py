@@ -231,9 +231,11 @@ def read_spec(path: str | Path) -> tuple[dict[str, Any], _Lines]:
 # ---------------------------------------------------------------------------------- validation
 
 
-def _int(lines: _Lines, path: KeyPath, value: Any, low: int) -> int:
+def _int(lines: _Lines, path: KeyPath, value: Any, low: int, high: int | None = None) -> int:
     if isinstance(value, bool) or not isinstance(value, int) or value < low:
         raise lines.error(path, f"must be an int >= {low}, got {value!r}")
+    if high is not None and value > high:
+        raise lines.error(path, f"must be at most {high:,}, got {value:,}")
     return value
 
 
@@ -271,10 +273,7 @@ def _seeds(lines: _Lines, value: Any) -> list[int]:
         if len(set(seeds)) != len(seeds):
             raise lines.error(("seeds",), f"repeats a seed: {value}")
         return seeds
-    count = _int(lines, ("seeds",), value, 1)
-    if count > MAX_SEEDS:
-        raise lines.error(("seeds",), f"must be at most {MAX_SEEDS:,}, got {count:,}")
-    return list(range(count))
+    return list(range(_int(lines, ("seeds",), value, 1, MAX_SEEDS)))
 
 
 def _algos(lines: _Lines, path: KeyPath, value: Any) -> list[str]:
@@ -404,14 +403,11 @@ def _options(lines: _Lines, data: dict[str, Any]) -> dict[str, Any]:
     """Threads, evaluation and simulation settings of every cell."""
     evaluation = {**EVALUATION_DEFAULTS, **_mapping(lines, ("evaluation",), data.get("evaluation", {}),
                                                     tuple(EVALUATION_DEFAULTS))}
-    for key, low in (("episodes", 2), ("seed", 0)):
-        _int(lines, ("evaluation", key), evaluation[key], low)
-    for key in ("episodes", "long_episodes"):
-        if isinstance(evaluation[key], int) and evaluation[key] > MAX_EPISODES:
-            raise lines.error(("evaluation", key), f"must be at most {MAX_EPISODES:,}, got {evaluation[key]:,}")
-    for key, low in (("long_factor", 2), ("long_episodes", 2)):
+    for key, low, high in (("episodes", 2, MAX_EPISODES), ("seed", 0, None)):
+        _int(lines, ("evaluation", key), evaluation[key], low, high)
+    for key, low, high in (("long_factor", 2, None), ("long_episodes", 2, MAX_EPISODES)):
         if evaluation[key] is not None:
-            _int(lines, ("evaluation", key), evaluation[key], low)
+            _int(lines, ("evaluation", key), evaluation[key], low, high)
     simulation = data.get("simulation", True)
     if simulation is None or simulation is False:
         episodes = None
@@ -420,10 +416,7 @@ def _options(lines: _Lines, data: dict[str, Any]) -> dict[str, Any]:
     else:
         simulation = _mapping(lines, ("simulation",), simulation, ("episodes",))
         episodes = _int(lines, ("simulation", "episodes"), simulation.get("episodes", SIMULATION_EPISODES), 4)
-    threads = _int(lines, ("threads",), data.get("threads", 1), 1)
-    if threads > MAX_THREADS:
-        raise lines.error(("threads",), f"must be at most {MAX_THREADS}, got {threads:,}")
-    return {"threads": threads,
+    return {"threads": _int(lines, ("threads",), data.get("threads", 1), 1, MAX_THREADS),
             "eval_episodes": evaluation["episodes"], "eval_seed": evaluation["seed"],
             "long_factor": evaluation["long_factor"], "long_episodes": evaluation["long_episodes"],
             "simulation_episodes": episodes}

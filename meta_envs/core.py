@@ -49,6 +49,15 @@ def _check_options(options: dict[str, Any] | None, allowed: set[str]) -> dict[st
     return options
 
 
+def _step_text(dynamics: EpisodeDynamics, t: int, last_step: tuple[np.ndarray, float] | None,
+               posterior: np.ndarray | None) -> str:
+    """The ``"ansi"`` text of one episode: ``t=<t>/<horizon>``, the last step (action and reward;
+    ``new task`` before the first) and the posterior's parameters where given."""
+    what = "new task" if last_step is None else dynamics.describe(*last_step)
+    text = f"t={t}/{dynamics.horizon} {what}"
+    return text if posterior is None else f"{text} posterior={np.array2string(posterior, precision=3)}"
+
+
 class MetaEnv(gym.Env[np.ndarray, Any]):
     """One episode at a time of the task family described by ``dynamics``.
 
@@ -128,13 +137,8 @@ class MetaEnv(gym.Env[np.ndarray, Any]):
             if self._task is None or self._stats is None:
                 raise ResetNeeded("call reset() before render()")
             return render_belief(self.model, self._task[0], self._stats[0], self._t[0] / self.horizon)
-        if self._last_step is None:
-            text = f"t={self._t[0]}/{self.horizon} new task"
-        else:
-            text = f"t={self._t[0]}/{self.horizon} {self.dynamics.describe(*self._last_step)}"
-        if self._stats is not None:
-            posterior = np.array2string(self.model.posterior(self._stats)[0], precision=3)
-            text = f"{text} posterior={posterior}"
+        posterior = None if self._stats is None else self.model.posterior(self._stats)[0]
+        text = _step_text(self.dynamics, int(self._t[0]), self._last_step, posterior)
         if self.render_mode == "ansi":
             return text
         print(text)
@@ -475,12 +479,11 @@ class MetaVectorEnv(VectorEnv):
         posterior = self.model.posterior(self._stats[:n])
         lines = []
         for row in range(n):
-            t = self._t[row]
-            if t == 0 or self._last_actions is None or self._last_rewards is None:
-                step = "new task"
-            else:
-                step = self.dynamics.describe(self._last_actions[row], float(self._last_rewards[row]))
-            lines.append(f"t={t}/{self.horizon} {step} posterior={np.array2string(posterior[row], precision=3)}")
+            t = int(self._t[row])
+            last = None
+            if t > 0 and self._last_actions is not None and self._last_rewards is not None:
+                last = (self._last_actions[row], float(self._last_rewards[row]))
+            lines.append(_step_text(self.dynamics, t, last, posterior[row]))
         return lines
 
     def close_extras(self, **kwargs: Any) -> None:

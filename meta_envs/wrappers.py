@@ -313,6 +313,18 @@ def prediction_map(env: Any) -> PredictionMap:
     return builder(model, dynamics.horizon, space.low.astype(np.float64), space.high.astype(np.float64))
 
 
+def _own_prediction_map(wrapper: str, env: Any, attribute: str) -> PredictionMap:
+    """:func:`prediction_map` of ``env``, refused (``ValueError`` naming ``wrapper``) where another
+    wrapper has changed the env's action space (``attribute``: ``action_space`` of a single env,
+    ``single_action_space`` of a vector env) from the prediction env's own."""
+    pmap = prediction_map(env)
+    current, own = getattr(env, attribute), getattr(env.unwrapped, attribute)
+    if current != own:
+        raise ValueError(f"{wrapper} must wrap the prediction env's own action space {own}; "
+                         f"another wrapper changed it to {current}")
+    return pmap
+
+
 def _unit_box(dim: int) -> spaces.Box:
     return spaces.Box(-1.0, 1.0, shape=(dim,), dtype=np.float32)
 
@@ -392,12 +404,7 @@ class NormalizedPrediction(gym.ActionWrapper, gym.utils.RecordConstructorArgs):
     def __init__(self, env: gym.Env) -> None:
         gym.utils.RecordConstructorArgs.__init__(self)  # so gym.make can recreate it from env.spec
         gym.ActionWrapper.__init__(self, env)
-        self.prediction_map = prediction_map(env)
-        if env.action_space != env.unwrapped.action_space:
-            raise ValueError(
-                f"NormalizedPrediction must wrap the prediction env's own action space "
-                f"{env.unwrapped.action_space}; another wrapper changed it to {env.action_space}"
-            )
+        self.prediction_map = _own_prediction_map("NormalizedPrediction", env, "action_space")
         self.action_space = _unit_box(self.prediction_map.dim)
         self._checker = ActionChecker(self.action_space)
 
@@ -431,12 +438,7 @@ class NormalizedPredictionVector(VectorActionWrapper):
 
     def __init__(self, env: VectorEnv) -> None:
         super().__init__(env)
-        self.prediction_map = prediction_map(env)
-        if env.single_action_space != env.unwrapped.single_action_space:
-            raise ValueError(
-                f"NormalizedPredictionVector must wrap the prediction env's own action space "
-                f"{env.unwrapped.single_action_space}; another wrapper changed it to {env.single_action_space}"
-            )
+        self.prediction_map = _own_prediction_map("NormalizedPredictionVector", env, "single_action_space")
         self.single_action_space = _unit_box(self.prediction_map.dim)
         self.action_space = batch_space(self.single_action_space, self.num_envs)
         self._checker = ActionChecker(self.single_action_space)

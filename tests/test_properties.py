@@ -65,14 +65,7 @@ ATOL = 1e-320
 #: half an ulp, ``2^-24 |x|`` for normal numbers and ``2^-150`` below them (doubled for slack).
 F32_REL, F32_ABS = 2.0**-23, 2.0**-149
 
-ENV_IDS = (
-    "MetaBandit-v0",
-    "MetaGaussianBandit-v0",
-    "MetaCoin-v0",
-    "MetaDie-v0",
-    "MetaGaussian-v0",
-    "MetaExponential-v0",
-)
+ENV_IDS = meta_envs.ENV_IDS
 
 #: The constructor defaults, as each env's docstring documents them.
 DEFAULTS: dict[str, dict[str, Any]] = {

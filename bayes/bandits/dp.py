@@ -203,8 +203,8 @@ class _LayeredTable:
         """Ordered belief states over all layers: an upper bound of what the table holds.
 
         An arm pulled ``n`` times has ``n + 1`` states, so the states after ``t`` pulls are the
-        coefficient of :math:`x^t` in :math:`(1 - x)^{-2K}`, :math:`\binom{t + 2K - 1}{2K - 1}`, and
-        summed over ``t <= horizon`` (the hockey-stick identity) :math:`\binom{horizon + 2K}{2K}`.
+        coefficient of :math:`x^t` in :math:`(1 - x)^{-2K}`, :math:`\\binom{t + 2K - 1}{2K - 1}`, and
+        summed over ``t <= horizon`` (the hockey-stick identity) :math:`\\binom{horizon + 2K}{2K}`.
         """
         return math.comb(horizon + 2 * n_arms, 2 * n_arms)
 
