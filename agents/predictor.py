@@ -77,6 +77,7 @@ class PredictorConfig(TrainerConfig):
     TRAINS: ClassVar[str] = "predictors (prediction envs)"
     RESUMABLE: ClassVar[tuple[str, ...]] = ("steps",)
     POSITIVE_INTS: ClassVar[tuple[str, ...]] = ("hidden_size", "batch_size", "steps")
+    UPDATES: ClassVar[str] = "gradient steps"
 
     env_id: str = "MetaCoin-v0"
     algo: str = "supervised"
@@ -91,6 +92,10 @@ class PredictorConfig(TrainerConfig):
     #: feed the elapsed fraction t / horizon to the LSTM (off: the Bayes predictor needs no clock,
     #: and without it the network generalises to longer horizons; see the module docstring)
     use_time_input: bool = False
+
+    def updates(self) -> int:
+        """One update per gradient step: the ``steps`` budget (for ``snapshots``)."""
+        return self.steps
 
     def batch_numbers(self) -> int:
         """A batch's activations: ``batch_size`` episodes of ``horizon`` steps of ``hidden_size`` units."""
@@ -136,7 +141,8 @@ class LSTMPredictor(nn.Module):
         self.family = model.family
         self.categorical = isinstance(model, DirichletCategorical)
         self.obs_size = model.predictive_shape[-1] + 1 if self.categorical else 3
-        self.n_raw = model.predictive_shape[-1] if self.categorical else (1 if isinstance(model, BetaBernoulli) else 2)
+        self.bernoulli = isinstance(model, BetaBernoulli)  # the coins, switching or not: one probability
+        self.n_raw = model.predictive_shape[-1] if self.categorical else (1 if self.bernoulli else 2)
         self.hidden_size = hidden_size
         loc, scale = 0.0, 1.0
         if isinstance(model, NormalKnownNoise):
@@ -169,7 +175,7 @@ class LSTMPredictor(nn.Module):
 
     def log_prob(self, raw: torch.Tensor, x: torch.Tensor) -> torch.Tensor:
         """``log q(x)`` under the predictive given by ``raw``."""
-        if self.family == "beta-bernoulli":
+        if self.bernoulli:
             z = raw[..., 0]
             return x * nn.functional.logsigmoid(z) + (1 - x) * nn.functional.logsigmoid(-z)
         if self.categorical:
@@ -181,7 +187,7 @@ class LSTMPredictor(nn.Module):
 
     def params(self, raw: torch.Tensor) -> torch.Tensor:
         """Predictive parameters in the layout of ``model.predictive`` (see the module docstring)."""
-        if self.family == "beta-bernoulli":
+        if self.bernoulli:
             return torch.sigmoid(raw)
         if self.categorical:
             return torch.softmax(raw, dim=-1)
@@ -210,7 +216,11 @@ class PredictorMachine(RecurrentMachine):
 def _batch(model: ConjugateModel, horizon: int, batch_size: int, rng: np.random.Generator) -> tuple[np.ndarray, ...]:
     """Observations ``(T, B, obs)`` seen before each prediction and the outcomes ``(T, B)`` to predict."""
     task = model.sample_task(rng, batch_size)
-    outcomes = np.stack([model.sample_outcome(rng, task) for _ in range(horizon)])
+    outcomes = []
+    for _ in range(horizon):
+        task = model.evolve(rng, task)  # the same task throughout, except for a changing family
+        outcomes.append(model.sample_outcome(rng, task))
+    outcomes = np.stack(outcomes)
     first = prediction_observation(model, outcomes[0], 0, horizon) * 0.0  # the reset observation: zeros
     obs = [first] + [prediction_observation(model, outcomes[t], t + 1, horizon) for t in range(horizon - 1)]
     return np.stack(obs).astype(np.float32), outcomes.astype(np.float32)
@@ -263,11 +273,13 @@ def train_predictor(config: PredictorConfig, out_dir: str | os.PathLike[str], re
         return session.result()
 
 
-def load_predictor(out_dir: str | os.PathLike[str]) -> tuple[PredictorMachine, PredictorConfig]:
+def load_predictor(out_dir: str | os.PathLike[str],
+                   checkpoint: str | os.PathLike[str] | None = None) -> tuple[PredictorMachine, PredictorConfig]:
     """The trained predictor of ``out_dir`` as a state machine, and its configuration.
 
-    Reads ``config.json`` and ``checkpoint.pt`` only (``weights_only=True``: no pickled code
-    runs). ``ValueError`` with a clear message for a missing or corrupt folder.
+    Reads ``config.json`` and ``checkpoint.pt`` (or the ``checkpoint`` given: one of the run's
+    snapshots) only (``weights_only=True``: no pickled code runs). ``ValueError`` with a clear
+    message for a missing or corrupt folder.
     """
 
     def build(config: PredictorConfig, saved: dict[str, Any]) -> PredictorMachine:
@@ -275,4 +287,4 @@ def load_predictor(out_dir: str | os.PathLike[str]) -> tuple[PredictorMachine, P
         network.load_state_dict(saved["network"])
         return PredictorMachine(network)
 
-    return load_run_folder(out_dir, PredictorConfig.from_dict, "predictor", build)
+    return load_run_folder(out_dir, PredictorConfig.from_dict, "predictor", build, checkpoint)

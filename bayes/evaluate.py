@@ -36,6 +36,7 @@ __all__ = [
     "compare_bandit_policies",
     "evaluate_bandit_policy",
     "evaluate_predictor",
+    "evaluate_predictor_references",
     "normalised_gap",
     "prediction_observation",
     "standard_error",
@@ -272,50 +273,87 @@ class PredictionEvaluation:
 
 
 def evaluate_predictor(
-    predictor: StateMachine, model: ConjugateModel, horizon: int = 20, n_episodes: int = 10_000, seed: int = 0
+    predictor: StateMachine, model: ConjugateModel, horizon: int = 20, n_episodes: int = 10_000, seed: int = 0,
+    reference: ConjugateModel | None = None,
 ) -> PredictionEvaluation:
     """Log-loss and KL from the Bayes predictive, per step, of ``predictor`` on ``model``'s tasks.
 
-    ``model`` must have one task per episode (``batch_shape == ()``), as the prediction envs.
+    ``model`` is the task family the episodes come from (the env's); ``reference`` the prior of
+    the Bayes predictor the agent is compared with (default: ``model`` itself, the ideal). A
+    reference other than the env's model asks how close the agent is to Bayes under another
+    prior, e.g. the one it was trained on (:func:`evaluate_predictor_references`). Both must have
+    one task per episode (``batch_shape == ()``) and the same outcomes, as the prediction envs.
     Tasks and outcomes come from ``np.random.default_rng(seed)`` in the env's order.
+    """
+    return evaluate_predictor_references(predictor, model, {"bayes": reference or model}, horizon, n_episodes,
+                                         seed)["bayes"]
+
+
+def evaluate_predictor_references(
+    predictor: StateMachine, model: ConjugateModel, references: dict[str, ConjugateModel], horizon: int = 20,
+    n_episodes: int = 10_000, seed: int = 0,
+) -> dict[str, PredictionEvaluation]:
+    """:func:`evaluate_predictor` against several Bayes predictors on the same episodes, in one pass.
+
+    ``references`` maps a name to the prior (a model of the same family and outcomes as
+    ``model``) of a Bayes predictor; each gets its :class:`PredictionEvaluation`: the agent's
+    log-loss (the same in all), that Bayes predictor's log-loss on the same outcomes and
+    :math:`E[\\mathrm{KL}(p_\\mathrm{ref}(\\cdot \\mid x_{<t}) \\,\\|\\, q(\\cdot \\mid x_{<t}))]` per step.
+    With the training prior and the evaluation prior as references this is the shifted-prior
+    evaluation of ``meta-bayes evaluate --set``: which Bayes agent does the meta-learner track?
     """
     horizon = check_int(horizon, "horizon", 1)
     n_episodes = check_int(n_episodes, "n_episodes", 2)
-    if getattr(model, "batch_shape", ()) != ():
-        raise ValueError(f"model must describe one task per episode (batch_shape ()), got {model.batch_shape}")
+    if not references:
+        raise ValueError("references must name at least one Bayes predictor's model")
+    for name, reference in {"model": model, **{f"references[{k!r}]": v for k, v in references.items()}}.items():
+        if not isinstance(reference, ConjugateModel):
+            raise TypeError(f"{name} must be a bayes.models.ConjugateModel, got {type(reference).__name__}")
+        if getattr(reference, "batch_shape", ()) != ():
+            raise ValueError(f"{name} must describe one task per episode (batch_shape ()), got {reference.batch_shape}")
+        if reference.predictive_shape != model.predictive_shape or reference.outcome_dtype != model.outcome_dtype:
+            raise ValueError(f"{name} ({type(reference).__name__}) predicts other outcomes than the env's "
+                             f"{type(model).__name__}")
+    model = model.for_horizon(horizon)
+    refs = {name: reference.for_horizon(horizon) for name, reference in references.items()}
     rng = np.random.default_rng(seed)
     task = model.sample_task(rng, n_episodes)
-    stats = model.initial_stats(n_episodes)
+    stats = {name: reference.initial_stats(n_episodes) for name, reference in refs.items()}
     obs = np.zeros((n_episodes, _obs_width(model)))
     state = predictor.initial_state(n_episodes)
     loss = np.empty((horizon, n_episodes))
-    bayes_loss = np.empty((horizon, n_episodes))
-    kl = np.empty((horizon, n_episodes))
+    bayes_loss = {name: np.empty((horizon, n_episodes)) for name in refs}
+    kl = {name: np.empty((horizon, n_episodes)) for name in refs}
     for t in range(horizon):
         state, output = predictor.step(state, obs)
         output = np.asarray(output, dtype=np.float64).reshape(n_episodes, *model.predictive_shape)
-        bayes = model.predictive(stats)
+        bayes = {name: reference.predictive(stats[name]) for name, reference in refs.items()}
+        task = model.evolve(rng, task)
         x = model.sample_outcome(rng, task)
         loss[t] = -model.predictive_log_prob(output, x)
-        bayes_loss[t] = -model.predictive_log_prob(bayes, x)
-        kl[t] = kl_divergence(model, bayes, output)
-        stats = model.update(stats, x)
+        for name, reference in refs.items():
+            bayes_loss[name][t] = -reference.predictive_log_prob(bayes[name], x)
+            kl[name][t] = kl_divergence(reference, bayes[name], output)
+            stats[name] = reference.update(stats[name], x)
         obs = prediction_observation(model, x, t + 1, horizon)
-    per_episode_kl = kl.mean(axis=0)
-    return PredictionEvaluation(
-        log_loss=loss.mean(axis=1),
-        log_loss_stderr=standard_error(loss, axis=1),
-        bayes_log_loss=bayes_loss.mean(axis=1),
-        kl=kl.mean(axis=1),
-        kl_stderr=standard_error(kl, axis=1),
-        mean_kl=float(per_episode_kl.mean()),
-        mean_kl_stderr=float(standard_error(per_episode_kl)),
-        total_log_loss=float(loss.sum(axis=0).mean()),
-        total_log_loss_stderr=float(standard_error(loss.sum(axis=0))),
-        n_episodes=n_episodes,
-        horizon=horizon,
-        seed=int(seed),
-    )
+    results = {}
+    for name in refs:
+        per_episode_kl = kl[name].mean(axis=0)
+        results[name] = PredictionEvaluation(
+            log_loss=loss.mean(axis=1),
+            log_loss_stderr=standard_error(loss, axis=1),
+            bayes_log_loss=bayes_loss[name].mean(axis=1),
+            kl=kl[name].mean(axis=1),
+            kl_stderr=standard_error(kl[name], axis=1),
+            mean_kl=float(per_episode_kl.mean()),
+            mean_kl_stderr=float(standard_error(per_episode_kl)),
+            total_log_loss=float(loss.sum(axis=0).mean()),
+            total_log_loss_stderr=float(standard_error(loss.sum(axis=0))),
+            n_episodes=n_episodes,
+            horizon=horizon,
+            seed=int(seed),
+        )
+    return results
 
 
 def _obs_width(model: ConjugateModel) -> int:

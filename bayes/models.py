@@ -216,6 +216,20 @@ class ConjugateModel(ABC):
     def _in_domain(self, task: np.ndarray) -> np.ndarray:
         return np.ones(task.shape, dtype=bool)
 
+    def evolve(self, rng: np.random.Generator, task: np.ndarray) -> np.ndarray:
+        """The tasks ``(B, *task_shape)`` that generate the next outcomes, drawn before every outcome.
+
+        The conjugate families keep one task for the whole episode: ``task`` itself, with no draw
+        (so their random streams are unchanged). A family whose task changes within an episode
+        (:class:`bayes.switching.SwitchingBetaBernoulli`) draws the change here."""
+        return task
+
+    def for_horizon(self, horizon: int) -> ConjugateModel:
+        """This model for episodes of ``horizon`` steps: itself, for every family whose statistics
+        have a fixed size; a family whose exact statistics grow with time (the switching coin's
+        run lengths) returns a copy sized for ``horizon``."""
+        return self
+
     # -- sufficient statistics and the posterior
     def initial_stats(self, size: int) -> np.ndarray:
         """Statistics of ``size`` episodes with nothing observed: zeros ``(size, *stats_shape)``."""

@@ -35,7 +35,7 @@ from bayes.files import write_json
 __all__ = ["FIXED_KEYS", "STEPS", "Cell", "algo_fields", "cell_finished", "read_record", "record_path", "run_cell",
            "training_config", "versions"]
 
-STEPS = ("training", "evaluation", "simulation")  #: the steps of a cell, in order
+STEPS = ("training", "evaluation", "shifted", "simulation")  #: the steps of a cell, in order
 #: Config fields a cell sets itself (``seed``, the budget, the env), never through its hyperparameters.
 FIXED_KEYS = ("env_id", "env_kwargs", "algo", "seed", "timesteps", "steps", "torch_threads")
 
@@ -50,8 +50,11 @@ class Cell:
     job (None: the preset's own). The agent is evaluated on ``eval_episodes`` episodes with seed
     ``eval_seed + seed`` at the trained horizon, and when ``long_factor`` is set on
     ``long_episodes`` episodes at ``long_factor`` times it; ``simulation_episodes=None`` skips
-    the simulation analysis. ``config`` names the cell's settings without its seed: the cells
-    of one config differ only by seed, and a sweep aggregates over them.
+    the simulation analysis. ``shifts`` (label to env arguments over the trained ones) adds the
+    step ``shifted``: the agent evaluated on each shifted task distribution against Bayes under
+    the training prior and under the shifted one (``meta-bayes evaluate --set``). ``config``
+    names the cell's settings without its seed: the cells of one config differ only by seed,
+    and a sweep aggregates over them.
     """
 
     name: str
@@ -71,6 +74,7 @@ class Cell:
     long_factor: int | None = 5
     long_episodes: int | None = None
     simulation_episodes: int | None = 600
+    shifts: dict[str, dict[str, Any]] = field(default_factory=dict)
 
     @property
     def bandit(self) -> bool:
@@ -152,6 +156,20 @@ def evaluate(cell: Cell, run: Path) -> dict[str, Any]:
     return out
 
 
+def evaluate_shifted(cell: Cell, run: Path) -> dict[str, Any]:
+    """The agent on each of the cell's shifted task distributions, at the trained horizon:
+    ``{label: summary}`` with the two Bayes references (:func:`agents.evaluation.evaluate_run`)."""
+    keys = (("mean_return", "stderr", "bayes_optimal_return", "paired", "bayes_references") if cell.bandit
+            else ("mean_kl", "mean_kl_stderr", "log_loss", "bayes_log_loss", "bayes_references"))
+    out: dict[str, Any] = {}
+    for label, settings in cell.shifts.items():
+        summary = evaluate_run(run, cell.eval_episodes, seed=cell.eval_seed + cell.seed, references=False,
+                               settings=settings)
+        out[label] = {"settings": settings, "episodes": cell.eval_episodes,
+                      **{k: summary[k] for k in keys if k in summary}}
+    return out
+
+
 def simulate(cell: Cell, run: Path, figures: Path) -> dict[str, Any]:
     """The simulation analysis between the trained agent and its Bayes agent, with its pictures."""
     from benchmarks.simulate import run_simulation
@@ -181,8 +199,11 @@ def read_record(out: Path, cell: Cell) -> dict[str, Any]:
     except ValueError as exc:
         raise ValueError(f"{path} is not readable JSON ({exc}): delete it to run the cell again") from exc
     stored = record.get("cell")
-    if stored is not None and stored != cell.as_dict():
-        changed = sorted(k for k in set(stored) | set(cell.as_dict()) if stored.get(k) != cell.as_dict().get(k))
+    current = cell.as_dict()
+    if stored is not None:  # a field added since the record was made: the record is extended, not refused
+        stored = {**{k: v for k, v in current.items() if k not in stored}, **stored}
+    if stored is not None and stored != current:
+        changed = sorted(k for k in set(stored) | set(current) if stored.get(k) != current.get(k))
         raise ValueError(f"{path} holds cell {cell.name!r} made with other settings (they differ in {changed}): "
                          "use another folder, or delete the cell's record and run folder")
     return record
@@ -190,7 +211,13 @@ def read_record(out: Path, cell: Cell) -> dict[str, Any]:
 
 def cell_finished(record: dict[str, Any], cell: Cell) -> bool:
     """Whether ``record`` holds every step ``cell`` asks for."""
-    return all(step in record for step in STEPS if step != "simulation" or cell.simulation_episodes is not None)
+    return all(step in record for step in _steps(cell))
+
+
+def _steps(cell: Cell) -> tuple[str, ...]:
+    """The steps ``cell`` asks for, in order: :data:`STEPS` without those it leaves out."""
+    return tuple(step for step in STEPS if (step != "simulation" or cell.simulation_episodes is not None)
+                 and (step != "shifted" or cell.shifts))
 
 
 def run_cell(cell: Cell, out: Path, log: Callable[[str], None] = print, progress_bar: bool = False) -> dict[str, Any]:
@@ -201,13 +228,13 @@ def run_cell(cell: Cell, out: Path, log: Callable[[str], None] = print, progress
     record.update({"task": cell.task, "env_id": cell.env_id, "env_kwargs": cell.env_kwargs, "algo": cell.algo,
                    "seed": cell.seed, "config": cell.config or cell.name, "run": cell.run, "cell": cell.as_dict()})
     run = out / cell.run
-    steps: list[tuple[str, Callable[[], dict[str, Any]]]] = [
-        ("training", lambda: train(cell, run, log, progress_bar)),
-        ("evaluation", lambda: evaluate(cell, run)),
-    ]
-    if cell.simulation_episodes is not None:
-        steps.append(("simulation", lambda: simulate(cell, run, out / "figures" / cell.name)))
-    for name, work in steps:
+    work_of: dict[str, Callable[[], dict[str, Any]]] = {
+        "training": lambda: train(cell, run, log, progress_bar),
+        "evaluation": lambda: evaluate(cell, run),
+        "shifted": lambda: evaluate_shifted(cell, run),
+        "simulation": lambda: simulate(cell, run, out / "figures" / cell.name),
+    }
+    for name, work in ((step, work_of[step]) for step in _steps(cell)):
         if name in record:
             log(f"[{cell.name}] {name}: reusing the recorded result")
             continue

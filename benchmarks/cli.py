@@ -143,8 +143,13 @@ def build_parser() -> argparse.ArgumentParser:
     evaluate = sub.add_parser("evaluate", help="evaluate a trained agent against the Bayes-optimal one")
     evaluate.add_argument("run_dir")
     evaluate.add_argument("--episodes", type=_count(2, MAX_EPISODES), default=20_000)
-    evaluate.add_argument("--horizon", type=_count(1, MAX_HORIZON), default=None, help="default: the trained horizon")
+    evaluate.add_argument("--horizon", type=_count(1, MAX_HORIZON), default=None,
+                          help="default: the trained horizon (or the one --set gives)")
     evaluate.add_argument("--seed", type=_SEED, default=0)
+    evaluate.add_argument("--set", dest="settings", action="append", default=[], metavar="KEY=VALUE",
+                          help="evaluate under a shifted task distribution: an env argument other than the trained "
+                               "one (a prior, a noise level, a hazard, a horizon; not one that changes the spaces), "
+                               "compared with Bayes under the training prior and under this one")
     evaluate.add_argument("--json", action="store_true", help="print one JSON object")
     simulate = sub.add_parser("simulate", help="does the trained agent simulate the Bayes agent, and vice versa?")
     simulate.add_argument("run_dir")
@@ -216,7 +221,8 @@ def _run(args: argparse.Namespace) -> int:
     elif args.command == "evaluate":
         from agents.evaluation import evaluate_run, summary_line
 
-        summary = evaluate_run(args.run_dir, args.episodes, args.horizon, args.seed)
+        summary = evaluate_run(args.run_dir, args.episodes, args.horizon, args.seed,
+                               settings=_parse_set(args.settings))
         print(json.dumps(summary) if args.json else summary_line(summary))
     elif args.command == "reproduce":
         from benchmarks.reproduce import run_from_arguments

@@ -4,6 +4,9 @@ Figures (PNG, under ``figures/``):
 
 - ``coin_fair_vs_bent.png``: the learned predictors of the fair-coin and the bent-coin task,
   and their Bayes predictors, reacting to the same first outcomes;
+- ``shifted_priors.png``: each agent evaluated on a shifted task distribution (the fair-coin
+  predictor on bent coins and the reverse, the uniform-arm bandit on skewed arms) beside Bayes
+  under its training prior and Bayes under the shifted prior;
 - ``kl_per_step.png``: KL to the Bayes predictive per time step for every prediction task, up
   to ``generalisation_factor`` times the trained horizon, on log axes;
 - ``regret_per_step.png``: the per-step regret of every bandit agent and of its reference
@@ -29,6 +32,7 @@ import numpy as np
 
 from agents.bandit_eval import BANDIT_ENVS
 from bayes.files import write_json, write_text
+from benchmarks.cells import STEPS
 from benchmarks.figures import pyplot, save_figure
 from benchmarks.sweep_results import FACTORS, cell_metrics, paired_reference
 
@@ -75,6 +79,111 @@ def coin_figure(folder: Path, records: list[dict[str, Any]]) -> Path | None:
     ax.set_title("Fair-coin and bent-coin predictors on the same outcomes")
     ax.legend(fontsize=7, ncol=2)
     return save_figure(fig, folder / "figures" / "coin_fair_vs_bent.png")
+
+
+def _shifted(records: list[dict[str, Any]]) -> list[tuple[dict[str, Any], str, dict[str, Any]]]:
+    """``(record, label, result)`` for every shifted evaluation of the first seed of each config."""
+    first: dict[str, dict[str, Any]] = {}
+    for record in records:
+        if record.get("shifted"):
+            first.setdefault(_label(record), record)
+    return [(record, label, result) for record in first.values() for label, result in record["shifted"].items()
+            if isinstance(result, dict) and "bayes_references" in result]
+
+
+def _tracks(result: dict[str, Any]) -> tuple[float, float, str]:
+    """How far the agent is from Bayes under the training and under the evaluation prior (KL per
+    step for predictors, the absolute paired return difference for bandits), and which it tracks."""
+    refs = result["bayes_references"]
+    key = "mean_kl" if "mean_kl" in refs["training"] else "difference"
+    train, shifted = abs(refs["training"][key]), abs(refs["evaluation"][key])
+    return train, shifted, "training" if train < shifted else "evaluation"
+
+
+def shift_figure(folder: Path, records: list[dict[str, Any]]) -> Path | None:
+    """One panel per shifted evaluation (first seed): a predictor's KL per step to Bayes under its
+    training prior and under the shifted one; a bandit agent's return beside both Bayes policies'."""
+    shifted = _shifted(records)
+    if not shifted:
+        return None
+    plt = pyplot()
+    fig, axes = plt.subplots(1, len(shifted), figsize=(4.2 * len(shifted), 3.6), squeeze=False)
+    for ax, (record, label, result) in zip(axes[0], shifted, strict=True):
+        refs = result["bayes_references"]
+        title = f"{_label(record)} on {label}"
+        if "kl_per_step" in refs["training"]:
+            for name, colour in (("training", "C0"), ("evaluation", "C3")):
+                curve = np.maximum(np.asarray(refs[name]["kl_per_step"], dtype=float), 1e-7)
+                ax.plot(np.arange(1, len(curve) + 1), curve, marker=".", color=colour,
+                        label=f"to Bayes, {'training' if name == 'training' else 'shifted'} prior")
+            ax.set_yscale("log")
+            ax.set_xlabel("time step t")
+            ax.set_ylabel("KL per step (nats)")
+            ax.legend(fontsize=8)
+        else:
+            names = ["agent", "Bayes, training\nprior", "Bayes, shifted\nprior"]
+            values = [result["mean_return"], refs["training"]["return"], refs["evaluation"]["return"]]
+            errors = [result["stderr"], refs["training"]["stderr"], refs["evaluation"]["stderr"]]
+            ax.bar(names, values, yerr=errors, color=["C2", "C0", "C3"], capsize=4)
+            low = min(values) - 3 * max(errors) - 0.5
+            ax.set_ylim(max(0.0, low), max(values) + 3 * max(errors) + 0.5)
+            ax.set_ylabel(f"return per episode ({result['episodes']:,} episodes)")
+            ax.tick_params(axis="x", labelsize=8)
+        ax.set_title(title, fontsize=10)
+    fig.suptitle("Evaluated on a shifted task distribution: which Bayes agent does the meta-learner track?",
+                 fontsize=10)
+    return save_figure(fig, folder / "figures" / "shifted_priors.png")
+
+
+def _coin_shift_table(records: list[dict[str, Any]]) -> list[str]:
+    """The seed's 2x2: fair- and bent-trained coin predictors on fair and bent coins (first seeds),
+    each entry the KL per step to Bayes under the training prior / under the evaluation prior."""
+    coins = {r["task"]: r for r in records if r["task"] in ("coin-fair", "coin-bent") and r["seed"] == 0
+             and "evaluation" in r}
+    if len(coins) < 2 or not all(r.get("shifted") for r in coins.values()):
+        return []
+    lines = ["| trained on \\ evaluated on | fair coins | bent coins |", "|---|---:|---:|"]
+    for trained in ("fair", "bent"):
+        record = coins[f"coin-{trained}"]
+        cells = []
+        for evaluated in ("fair", "bent"):
+            if evaluated == trained:
+                kl = record["evaluation"]["trained"]["mean_kl"]
+                cells.append(f"{kl:.5f} / {kl:.5f}")
+                continue
+            refs = next(iter(record["shifted"].values()))["bayes_references"]
+            cells.append(f"{refs['training']['mean_kl']:.5f} / {refs['evaluation']['mean_kl']:.5f}")
+        lines.append(f"| {trained} coins | {cells[0]} | {cells[1]} |")
+    return lines
+
+
+def shift_lines(records: list[dict[str, Any]], figure: str | None) -> list[str]:
+    """The report's section on shifted task distributions: the coin 2x2, one line per shifted
+    evaluation saying which Bayes agent the agent tracks, and the figure."""
+    shifted = _shifted(records)
+    if not shifted:
+        return []
+    lines = ["## Shifted task distributions", "",
+             "Each agent is also evaluated on a task distribution it was not trained on, on the same episodes as "
+             "two Bayes agents: Bayes under its training prior (what meta-training converges to) and Bayes under "
+             "the shifted prior (the ideal). The seed expects each agent to track Bayes under its own training "
+             "prior.", ""]
+    table = _coin_shift_table(records)
+    if table:
+        lines += ["KL per step (nats) to Bayes under the training prior / under the evaluation prior (seed 0):", "",
+                  *table, ""]
+    for record, label, result in shifted:
+        train, other, tracked = _tracks(result)
+        what = "KL per step" if "mean_kl" in result else "|return difference|"
+        verdict = ("tracks Bayes under its training prior, as the seed expects" if tracked == "training"
+                   else "is closer to Bayes under the shifted prior than under its training prior, against the "
+                        "seed's expectation")
+        lines.append(f"- {_label(record)} (seed {record['seed']}) on {label} "
+                     f"(`{json.dumps(result['settings'])}`): {what} {train:.5f} to Bayes under its training prior, "
+                     f"{other:.5f} under the shifted prior: it {verdict}.")
+    if figure is not None:
+        lines += ["", f"![shifted priors]({figure})"]
+    return [*lines, ""]
 
 
 def _smoothed(curve: Any) -> tuple[np.ndarray, np.ndarray]:
@@ -207,7 +316,7 @@ def _pair(record: dict[str, Any], direction: str, digits: int) -> str:
 
 def _cell_minutes(records: list[dict[str, Any]]) -> float:
     """The minutes the cells' steps took, each where it ran (summed over cells and steps)."""
-    return sum(r[step].get("seconds", 0.0) for r in records for step in ("training", "evaluation", "simulation")
+    return sum(r[step].get("seconds", 0.0) for r in records for step in STEPS
                if step in r) / 60
 
 
@@ -279,6 +388,9 @@ def write_report(folder: Path, results: dict[str, Any], log: Callable[[str], Non
     kl = kl_figure(folder, records)
     if kl is not None:
         figures["kl"] = str(kl)
+    shift = shift_figure(folder, records)
+    if shift is not None:
+        figures["shifted"] = str(shift)
     regret_steps = regret_step_figure(folder, records)
     if regret_steps is not None:
         figures["step_regret"] = str(regret_steps)
@@ -319,6 +431,7 @@ def write_report(folder: Path, results: dict[str, Any], log: Callable[[str], Non
     lines += [*_tables(records, folder), ""]
     if "coin" in figures:
         lines += ["## Fair coin and bent coin", "", f"![coin]({rel(figures['coin'])})", ""]
+    lines += shift_lines(records, rel(figures["shifted"]) if "shifted" in figures else None)
     if "kl" in figures:
         lines += ["## KL per step beyond the trained horizon", "", f"![kl]({rel(figures['kl'])})", ""]
     if "step_regret" in figures:

@@ -97,7 +97,8 @@ def task_cell(task: Task, algo: str, seed: int, budget: dict[str, Any]) -> Cell:
                 algo=algo, seed=seed, config=config, hyperparameters=dict(budget["hyperparameters"].get(algo, {})),
                 timesteps=timesteps, threads=budget["threads"], eval_episodes=budget["eval_episodes"],
                 eval_seed=1000, long_factor=budget["generalisation_factor"], long_episodes=budget["long_episodes"],
-                simulation_episodes=budget["simulation_episodes"])
+                simulation_episodes=budget["simulation_episodes"],
+                shifts={label: dict(settings) for label, settings in task.shifts.items()})
 
 
 def cells_of(tasks: Sequence[Task], algo: str, seeds: int, budget: dict[str, Any]) -> list[Cell]:

@@ -104,6 +104,7 @@ class MetaEnv(gym.Env[np.ndarray, Any]):
             raise ResetNeeded(f"the episode ended after horizon={self.horizon} steps; call reset()")
         checked = self.dynamics.check_actions(action, None)
         self._t = self._t + 1
+        self._task = self.model.evolve(self.np_random, self._task)
         self._stats, obs, reward = self.dynamics.transition(
             self.np_random, self._task, self._stats, self._t, checked[None]
         )
@@ -333,7 +334,7 @@ class MetaVectorEnv(VectorEnv):
                 task = given[rows] if given.shape[0] == self.num_envs else given
         # in place: the caller only ever receives copies of these arrays
         self._task[rows] = self.dynamics.new_tasks(self.np_random, len(rows), task)
-        self._stats[rows] = 0.0
+        self._stats[rows] = self.model.initial_stats(len(rows))
         self._t[rows] = 0
         self._obs[rows] = 0.0
         self._needs_reset[rows] = False
@@ -392,15 +393,16 @@ class MetaVectorEnv(VectorEnv):
         assert self._task is not None
         if rows is None:
             self._t = self._t + 1
+            self._task = self.model.evolve(self.np_random, self._task)
             self._stats, self._obs, rewards = self.dynamics.transition(
                 self.np_random, self._task, self._stats, self._t, actions
             )
             return rewards
         t = self._t[rows] + 1
-        stats, obs, rewards = self.dynamics.transition(
-            self.np_random, self._task[rows], self._stats[rows], t, actions[rows]
-        )
+        task = self.model.evolve(self.np_random, self._task[rows])
+        stats, obs, rewards = self.dynamics.transition(self.np_random, task, self._stats[rows], t, actions[rows])
         self._t[rows] = t
+        self._task[rows] = task
         self._stats[rows] = stats
         self._obs[rows] = obs
         return rewards
