@@ -1,7 +1,7 @@
 """Supervised meta-training of LSTM predictors, and their state-machine adapter.
 
 An LSTM reads a prediction env's observations (``MetaCoin-v0``, ``MetaDie-v0``,
-``MetaGaussian-v0``, ``MetaExponential-v0``) and outputs, at every step, the parameters of a
+``MetaGaussian-v0``, ``MetaExponential-v0``, ``MetaSwitchingCoin-v0``) and outputs, at every step, the parameters of a
 predictive distribution in the family of the env's Bayes predictive, so a perfect network can
 match the Bayes predictor exactly. It is trained on batches of whole episodes drawn from the
 env's task family (:mod:`bayes.models`) by minimising the log-loss
@@ -61,7 +61,7 @@ from bayes.validation import check_number
 __all__ = ["PREDICTION_ENVS", "PRESETS", "LSTMPredictor", "PredictorConfig", "PredictorMachine", "load_predictor",
            "preset_config", "train_predictor"]
 
-PREDICTION_ENVS = ("MetaCoin-v0", "MetaDie-v0", "MetaGaussian-v0", "MetaExponential-v0")
+PREDICTION_ENVS = ("MetaCoin-v0", "MetaDie-v0", "MetaGaussian-v0", "MetaExponential-v0", "MetaSwitchingCoin-v0")
 _CLAMP = 30.0
 
 

@@ -33,6 +33,8 @@ Files of a run folder (:func:`train_recurrent_ppo`):
                             ``max_seconds``) and on Ctrl-C (after the env step in flight)
 ``model.zip``               the same policy in SB3's own format for ``RecurrentPPO.load``;
                             SB3 zips hold cloudpickled objects, so load only zips you trust
+``snapshots/``              with ``snapshots``: the policy's weights (``policy``, as in the
+                            checkpoint) after a few log-spaced rollouts (:mod:`agents.training`)
 ``tb/``                     TensorBoard: SB3's losses, ``rollout/ep_rew_mean``, the entropy
                             coefficient, and the evaluation on paired held-out episodes
                             (:func:`agents.training.bandit_evaluator`): ``eval/mean_return``,
@@ -83,6 +85,7 @@ class RecurrentPPOConfig(ActorCriticConfig):
     ALGO: ClassVar[str] = "recurrent-ppo"
     LABEL: ClassVar[str] = "RecurrentPPO"
     POSITIVE_INTS: ClassVar[tuple[str, ...]] = ("batch_size", "lstm_hidden_size")
+    UPDATES: ClassVar[str] = "rollouts of num_envs x n_steps env steps"
 
     algo: str = "recurrent-ppo"
     n_steps: int | None = None  #: steps per env per rollout; None: the env's horizon
@@ -96,6 +99,14 @@ class RecurrentPPOConfig(ActorCriticConfig):
 
     def rollout_steps(self, horizon: int) -> int:
         return self.n_steps if self.n_steps is not None else horizon
+
+    def update_size(self) -> int:
+        """The env steps of one rollout (one update): ``num_envs`` envs of ``n_steps`` steps."""
+        return self.rollout_steps(int(self.make_env().horizon)) * self.num_envs
+
+    def updates(self) -> int:
+        """The rollouts of the budget: ``ceil(timesteps / (num_envs * n_steps))``, as SB3 collects them."""
+        return -(-self.timesteps // self.update_size())
 
 
 #: Tuned settings (``meta-bayes train ENV --algo recurrent-ppo --preset NAME``); the default
@@ -185,8 +196,13 @@ class EntropySchedule(BaseCallback):
 
 
 class BayesGapCallback(BaseCallback):
-    """Every ``eval_every`` env steps, after the rollout: evaluate the policy on paired held-out
-    episodes (:func:`agents.training.bandit_evaluator`), log it to SB3's logger, checkpoint."""
+    """At the start of each rollout, when the policy has been trained on every env step counted
+    so far: a snapshot where one is planned (:meth:`agents.training.Session.snapshot`) and,
+    every ``eval_every`` env steps, an evaluation of the policy on paired held-out episodes
+    (:func:`agents.training.bandit_evaluator`), logged to SB3's logger, and a checkpoint.
+
+    (At the end of a rollout the policy is not yet trained on it: a checkpoint written there
+    would lose that rollout's update when the run resumes, and the last one at the end.)"""
 
     def __init__(self, session: Session) -> None:
         super().__init__()
@@ -195,13 +211,16 @@ class BayesGapCallback(BaseCallback):
 
     def evaluate(self) -> None:
         """Evaluate now, record it in the session (history, logger, checkpoint)."""
+        training = self.model.policy.training
         evaluation = self.evaluator(RecurrentPPOMachine(self.model.policy))
-        self.model.policy.set_training_mode(True)
+        self.model.policy.set_training_mode(training)
         evaluation.record["ent_coef"] = float(self.model.ent_coef)
         self.session.progress = int(self.model.num_timesteps)
         self.session.record(evaluation, lambda values: [self.logger.record(k, v) for k, v in values.items()])
 
-    def _on_rollout_end(self) -> None:
+    def _on_rollout_start(self) -> None:
+        self.session.progress = int(self.model.num_timesteps)
+        self.session.snapshot()
         if self.model.num_timesteps >= self.session.next_eval:
             self.evaluate()
 
@@ -256,15 +275,18 @@ def train_recurrent_ppo(config: RecurrentPPOConfig, out_dir: str | os.PathLike[s
                     raise KeyboardInterrupt
             if not session.history or session.history[-1]["timesteps"] != model.num_timesteps:
                 gap.evaluate()
+        session.finish()
         model.env.close()
         return session.result()
 
 
-def load_recurrent_ppo(out_dir: str | os.PathLike[str]) -> tuple[RecurrentPPOMachine, RecurrentPPOConfig]:
+def load_recurrent_ppo(out_dir: str | os.PathLike[str], checkpoint: str | os.PathLike[str] | None = None
+                       ) -> tuple[RecurrentPPOMachine, RecurrentPPOConfig]:
     """The trained policy of ``out_dir`` as a state machine, and its configuration.
 
-    Reads ``config.json`` and ``checkpoint.pt`` only (``weights_only=True``: no pickled code
-    runs). ``ValueError`` with a clear message for a missing or corrupt folder.
+    Reads ``config.json`` and ``checkpoint.pt`` (or the ``checkpoint`` given: one of the run's
+    snapshots) only (``weights_only=True``: no pickled code runs), never ``model.zip``.
+    ``ValueError`` with a clear message for a missing or corrupt folder.
     """
 
     def build(config: RecurrentPPOConfig, saved: dict[str, Any]) -> RecurrentPPOMachine:
@@ -273,4 +295,4 @@ def load_recurrent_ppo(out_dir: str | os.PathLike[str]) -> tuple[RecurrentPPOMac
         model.policy.load_state_dict(saved["policy"])
         return RecurrentPPOMachine(model.policy)
 
-    return load_run_folder(out_dir, RecurrentPPOConfig.from_dict, "RecurrentPPO", build)
+    return load_run_folder(out_dir, RecurrentPPOConfig.from_dict, "RecurrentPPO", build, checkpoint)

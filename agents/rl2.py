@@ -38,7 +38,9 @@ A run folder holds ``config.json``, ``tb/`` (TensorBoard: losses, entropy, sched
 :func:`agents.training.bandit_evaluator`) and ``checkpoint.pt`` (tensors, generator states, env
 steps and history; read with ``torch.load(weights_only=True)``, so no pickled code runs),
 written at every evaluation, at the end, on Ctrl-C (after the batch in flight) and when a
-callback stops training. A resumed run continues bit for bit as if it had never stopped::
+callback stops training; with ``snapshots``, ``snapshots/`` (the network's weights after a few
+log-spaced batches: :mod:`agents.training`). A resumed run continues bit for bit as if it had
+never stopped::
 
     from agents.rl2 import preset_config, train_rl2, load_rl2
     train_rl2(preset_config("MetaBandit-v0", "MetaBandit-v0"), "runs/rl2")
@@ -87,6 +89,7 @@ class RL2Config(ActorCriticConfig):
     CHOICES: ClassVar[dict[str, tuple[str, ...]]] = {"core": CORES, "update": UPDATES, "critic": CRITICS}
     POSITIVE_INTS: ClassVar[tuple[str, ...]] = ("hidden_size", "num_layers", "minibatches")
     FLAGS: ClassVar[tuple[str, ...]] = ("normalize_advantage", "value_trains_core")
+    UPDATES: ClassVar[str] = "batches of num_envs episodes"
 
     algo: str = "rl2"
     timesteps: int = 40_000_000  #: env steps to train on (rounded up to whole batches)
@@ -108,6 +111,14 @@ class RL2Config(ActorCriticConfig):
     learning_rate_final: float = 3e-4
     normalize_advantage: bool = True
     eval_every: int = 5_000_000
+
+    def update_size(self) -> int:
+        """The env steps of one batch (one update): ``num_envs`` episodes of ``horizon`` steps."""
+        return self.num_envs * int(self.make_env().horizon)
+
+    def updates(self) -> int:
+        """The batches of the budget: ``ceil(timesteps / (num_envs * horizon))`` (the last one whole)."""
+        return -(-self.timesteps // self.update_size())
 
     def batch_numbers(self) -> int:
         """A batch's activations: ``num_envs`` episodes of ``horizon`` steps through ``num_layers``
@@ -421,11 +432,13 @@ def train_rl2(config: RL2Config, out_dir: str | os.PathLike[str], resume: bool =
         return session.result()
 
 
-def load_rl2(out_dir: str | os.PathLike[str]) -> tuple[RL2Machine, RL2Config]:
+def load_rl2(out_dir: str | os.PathLike[str],
+             checkpoint: str | os.PathLike[str] | None = None) -> tuple[RL2Machine, RL2Config]:
     """The trained policy of ``out_dir`` as a state machine, and its configuration.
 
-    Reads ``config.json`` and ``checkpoint.pt`` only (``weights_only=True``: no pickled code
-    runs). ``ValueError`` with a clear message for a missing or corrupt folder.
+    Reads ``config.json`` and ``checkpoint.pt`` (or the ``checkpoint`` given: one of the run's
+    snapshots) only (``weights_only=True``: no pickled code runs). ``ValueError`` with a clear
+    message for a missing or corrupt folder.
     """
 
     def build(config: RL2Config, saved: dict[str, Any]) -> RL2Machine:
@@ -433,4 +446,4 @@ def load_rl2(out_dir: str | os.PathLike[str]) -> tuple[RL2Machine, RL2Config]:
         network.load_state_dict(saved["network"])
         return RL2Machine(network.eval())
 
-    return load_run_folder(out_dir, RL2Config.from_dict, "rl2", build)
+    return load_run_folder(out_dir, RL2Config.from_dict, "rl2", build, checkpoint)

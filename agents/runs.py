@@ -1,39 +1,69 @@
 """Run folders: prepare one for training, write and read its checkpoint, load its trained agent.
 
 A run folder holds ``config.json`` (the trainer's config, with an ``algo`` key naming the
-trainer in :mod:`agents.registry`), ``checkpoint.pt`` and TensorBoard logs under ``tb/``.
+trainer in :mod:`agents.registry`), ``checkpoint.pt``, TensorBoard logs under ``tb/`` and, for
+a run trained with ``snapshots``, the weights at a few log-spaced points of training under
+``snapshots/`` (:func:`list_snapshots`; :mod:`agents.training` says when they are written).
 :func:`prepare_run` makes or reopens one; :func:`save_checkpoint` and :func:`load_checkpoint`
-write and read the checkpoint, which holds tensors and plain data only and is read with
-``torch.load(weights_only=True)``, so no pickled code runs; :func:`load_run` hands a folder to
-its trainer's loader and returns the agent as a state machine.
+write and read the checkpoint (and the snapshots), which hold tensors and plain data only and
+are read with ``torch.load(weights_only=True)``, so no pickled code runs; :func:`load_run`
+hands a folder (and optionally one of its snapshots) to its trainer's loader and returns the
+agent as a state machine.
 """
 
 from __future__ import annotations
 
+import importlib
 import json
 import os
 import pickle
+import re
 from collections.abc import Callable
-from dataclasses import asdict, fields
+from dataclasses import MISSING, asdict, fields
 from pathlib import Path
 from typing import Any
 
 from bayes.files import check_folder, make_folder, write_atomically, write_json
 
-__all__ = ["REMEDY", "check_run_config", "config_from_dict", "config_json", "env_signature", "load_checkpoint",
-           "load_run", "load_run_folder", "prepare_run", "read_config", "run_algo", "save_checkpoint"]
+__all__ = ["REMEDY", "SNAPSHOTS", "check_run_config", "config_from_dict", "config_json", "env_signature",
+           "list_snapshots", "load_checkpoint", "load_run", "load_run_folder", "prepare_run", "read_config", "run_algo",
+           "save_checkpoint", "snapshot_path"]
 
 #: What to do about a run folder that cannot be read.
 REMEDY = "delete the folder, or train into a new one"
 
+#: The folder of a run's snapshots, inside the run folder: ``snapshots/<progress, 12 digits>.pt``.
+SNAPSHOTS = "snapshots"
+_SNAPSHOT_NAME = re.compile(r"^(\d+)\.pt$")
 
-def check_run_config(out: Path, current: dict[str, Any], ignore: tuple[str, ...] = ()) -> None:
+
+def snapshot_path(out: str | os.PathLike[str], progress: int) -> Path:
+    """The file of the snapshot at ``progress`` (the trainer's count: env steps or gradient steps)
+    in the run folder ``out``: ``out/snapshots/<progress, zero-padded to 12 digits>.pt``."""
+    return Path(out) / SNAPSHOTS / f"{int(progress):012d}.pt"
+
+
+def list_snapshots(out: str | os.PathLike[str]) -> list[tuple[int, Path]]:
+    """``[(progress, path)]`` of the snapshots in the run folder ``out``, by increasing progress
+    (empty if it has none). Only files named like :func:`snapshot_path`'s count."""
+    folder = Path(out) / SNAPSHOTS
+    if not folder.is_dir():
+        return []
+    found = [(int(m.group(1)), p) for p in folder.iterdir() if (m := _SNAPSHOT_NAME.match(p.name)) and p.is_file()]
+    return sorted(found)
+
+
+def check_run_config(out: Path, current: dict[str, Any], ignore: tuple[str, ...] = (),
+                     defaults: dict[str, Any] | None = None) -> None:
     """Refuse ``out`` if its ``config.json`` is unreadable or differs from ``current`` outside ``ignore``
-    (the keys a resumed run may change, such as its budget)."""
+    (the keys a resumed run may change, such as its budget). A key that an older ``config.json``
+    lacks compares as its value in ``defaults`` (the config class's defaults, which loading it
+    gives it: a field added since, such as ``snapshots``)."""
     path = out / "config.json"
     if not path.exists():
         return
     previous = read_config(path)
+    previous = {**{k: v for k, v in (defaults or {}).items() if k not in previous}, **previous}
     if {k: v for k, v in previous.items() if k not in ignore} != {k: v for k, v in current.items() if k not in ignore}:
         raise ValueError(f"{out} holds a run of another configuration ({path}); use a new folder")
 
@@ -64,6 +94,17 @@ def config_json(config: Any) -> dict[str, Any]:
     return json.loads(json.dumps(asdict(config)))
 
 
+def _field_defaults(config: Any) -> dict[str, Any]:
+    """The default of every field of ``config``'s dataclass that has one, as in ``config.json``."""
+    values = {}
+    for f in fields(config):
+        if f.default is not MISSING:
+            values[f.name] = f.default
+        elif f.default_factory is not MISSING:
+            values[f.name] = f.default_factory()
+    return json.loads(json.dumps(values))
+
+
 def prepare_run(config: Any, out_dir: str | os.PathLike[str], resumable: tuple[str, ...] = ()) -> Path:
     """Make or reopen the run folder ``out_dir`` for ``config``; returns its path.
 
@@ -79,20 +120,23 @@ def prepare_run(config: Any, out_dir: str | os.PathLike[str], resumable: tuple[s
     config.make_env()
     out = check_folder(out_dir, "the run folder (--out)")
     current = config_json(config)
-    check_run_config(out, current, ignore=resumable)
+    check_run_config(out, current, ignore=resumable, defaults=_field_defaults(config))
     make_folder(out, "the run folder (--out)")
     if not (out / "config.json").exists():
         write_json(out / "config.json", current)
     return out
 
 
-def save_checkpoint(payload: dict[str, Any], path: Path, config: Any) -> None:
+def save_checkpoint(payload: dict[str, Any], path: Path, config: Any, update_config: bool = True) -> None:
     """``torch.save`` of ``payload`` and the env signature of ``config`` (:func:`env_signature`),
-    atomically: a crash never leaves a half-written checkpoint. Then ``config.json`` beside it
-    is brought up to ``config`` (a resumed run may have changed its budget or time limit)."""
+    atomically: a crash never leaves a half-written checkpoint. Then (``update_config``; not for a
+    snapshot, which lies one folder down) ``config.json`` beside it is brought up to ``config``
+    (a resumed run may have changed its budget or time limit)."""
     import torch
 
     write_atomically(path, lambda handle: torch.save({**payload, "env": env_signature(config)}, handle))
+    if not update_config:
+        return
     current = config_json(config)
     config_path = path.parent / "config.json"
     try:
@@ -143,17 +187,21 @@ def _read_failure(path: Path, exc: BaseException) -> str:
 
 
 def load_run_folder(out_dir: str | os.PathLike[str], from_dict: Callable[[dict[str, Any]], Any], label: str,
-                    build: Callable[[Any, dict[str, Any]], Any]) -> tuple[Any, Any]:
-    """``(build(config, checkpoint), config)`` from ``config.json`` and ``checkpoint.pt``; any
-    failure is a ``ValueError`` saying that ``out_dir`` holds no readable ``label`` run."""
+                    build: Callable[[Any, dict[str, Any]], Any],
+                    checkpoint: str | os.PathLike[str] | None = None) -> tuple[Any, Any]:
+    """``(build(config, saved), config)`` from ``config.json`` and ``checkpoint.pt``, or the
+    ``checkpoint`` file given instead (a snapshot: :func:`list_snapshots`), which holds the same
+    weights under the same keys; any failure is a ``ValueError`` saying that ``out_dir`` holds no
+    readable ``label`` run."""
     out = Path(out_dir)
+    path = out / "checkpoint.pt" if checkpoint is None else Path(checkpoint)
     try:
         config = from_dict(read_config(out / "config.json"))
         config.validate()
-        return build(config, load_checkpoint(out / "checkpoint.pt", config)), config
+        return build(config, load_checkpoint(path, config)), config
     except _READ_ERRORS as exc:
         reason = str(exc) if isinstance(exc, ValueError) else (
-            f"{out / 'checkpoint.pt'} is corrupt or of another network ({type(exc).__name__}: {exc}); {REMEDY}")
+            f"{path} is corrupt or of another network ({type(exc).__name__}: {exc}); {REMEDY}")
         raise ValueError(f"{out} does not hold a readable {label} run: {reason}") from None
 
 
@@ -173,8 +221,13 @@ def run_algo(run_dir: str | os.PathLike[str]) -> str:
     return str(algo)
 
 
-def load_run(run_dir: str | os.PathLike[str]) -> tuple[Any, Any]:
-    """``(machine, config)``: the trained agent of ``run_dir`` as a StateMachine, and its config."""
+def load_run(run_dir: str | os.PathLike[str], checkpoint: str | os.PathLike[str] | None = None) -> tuple[Any, Any]:
+    """``(machine, config)``: the trained agent of ``run_dir`` as a StateMachine, and its config;
+    with ``checkpoint`` (one of its snapshots, :func:`list_snapshots`), the agent of that file,
+    built by the same loader of the trainer (called as ``loader(run_dir, checkpoint=...)``)."""
     from agents.registry import trainer
 
-    return trainer(run_algo(run_dir)).load(run_dir)
+    entry = trainer(run_algo(run_dir))
+    if checkpoint is None:
+        return entry.load(run_dir)
+    return getattr(importlib.import_module(entry.module), entry.load_name)(run_dir, checkpoint=checkpoint)

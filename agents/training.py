@@ -19,6 +19,34 @@ algorithm and its config; everything else comes from here and from :mod:`agents.
 - :func:`run_loop`: the loop of a trainer that owns it (:mod:`agents.rl2`,
   :mod:`agents.predictor`): step until the budget or the time limit is spent, evaluate and
   checkpoint every ``eval_every``, stop when a callback says so or on Ctrl-C.
+- Snapshots (``TrainerConfig.snapshots = N``, ``meta-bayes train --snapshots N``): the weights
+  at ``N`` log-spaced points of training, kept in ``RUN_DIR/snapshots/<progress>.pt``
+  (:func:`agents.runs.snapshot_path`) for ``meta-bayes progression``. The :class:`Session`
+  writes them for every trainer: :func:`run_loop` calls :meth:`Session.snapshot` after every
+  update and :meth:`Session.finish` when training ends; RecurrentPPO calls the same two from
+  its callbacks. When, in updates (a gradient step, a batch, a rollout):
+
+  * a run with a budget only (``max_seconds`` None) writes one at each of the ``N`` update
+    numbers of :func:`snapshot_schedule` over its budget ``U`` (``config.updates()``): from
+    the first update to the last, geometric, the last always among them;
+  * a time-limited run (``max_seconds``) cannot know where it will stop, so a schedule over
+    its nominal budget would put most snapshots beyond what it reaches. It writes one on a
+    dense geometric ladder (:func:`snapshot_ladder`: ``2 N`` rungs a decade, every update
+    while rungs are closer than one) and the schedule's points; when training ends it writes
+    the last step's and keeps ``N`` log-spaced among those written, the last always among
+    them (:func:`select_snapshots`; the schedule itself where the run reached its budget);
+  * training ends at the budget or the time limit (:meth:`Session.finish`). A run stopped
+    early (Ctrl-C, a callback) keeps the snapshots written so far and writes no extra one;
+    resumed, it takes the plan up where it stopped (a snapshot beyond the checkpoint it
+    resumes from, left by a second Ctrl-C, is removed and written again), so an interrupted
+    and resumed run ends with the snapshots of a run that never stopped. Where a resumed run
+    got a larger budget, the new schedule's points beyond the old end are added and ``N`` of
+    all kept at the end.
+
+  A snapshot holds the weights of the trainer's torch modules under the checkpoint's keys
+  (``network``, ``policy``), the progress and the training seconds: the trainer's own loader
+  reads it (:func:`agents.runs.load_run` with ``checkpoint=``), and the one at the last step
+  holds the weights of the final checkpoint.
 - :func:`bandit_evaluator` and :func:`predictor_evaluator`: the evaluation during training
   (the Bayes gap on paired held-out episodes; the KL to the Bayes predictive), logged the same
   way by every trainer.
@@ -27,18 +55,28 @@ algorithm and its config; everything else comes from here and from :mod:`agents.
 from __future__ import annotations
 
 import json
+import math
 import os
 import signal
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, ClassVar
 
 from agents.bandit_eval import BANDIT_ENVS
-from agents.runs import REMEDY, config_from_dict, load_checkpoint, prepare_run, save_checkpoint
+from agents.runs import (
+    REMEDY,
+    SNAPSHOTS,
+    config_from_dict,
+    list_snapshots,
+    load_checkpoint,
+    prepare_run,
+    save_checkpoint,
+    snapshot_path,
+)
 from bayes.validation import (
     MAX_HIDDEN_SIZE,
     MAX_NUM_ENVS,
@@ -61,6 +99,9 @@ __all__ = [
     "predictor_evaluator",
     "preset_config",
     "run_loop",
+    "select_snapshots",
+    "snapshot_ladder",
+    "snapshot_schedule",
 ]
 
 
@@ -75,6 +116,7 @@ FIELD_LIMITS: dict[str, int] = {
     "minibatches": MAX_NUM_ENVS,
     "n_epochs": 1_000,
     "eval_episodes": 1_000_000,
+    "snapshots": 10_000,
 }
 
 
@@ -84,7 +126,9 @@ class TrainerConfig:
 
     A subclass names its ``algo`` (which tells :func:`agents.runs.load_run` what a folder
     holds), the envs it trains (``ENVS``), a ``LABEL`` for messages, the fields a resumed run
-    may change (``RESUMABLE``), and checks its own fields in :meth:`check`.
+    may change (``RESUMABLE``), and checks its own fields in :meth:`check`. For ``snapshots``
+    it says how many updates its budget holds (:meth:`updates`) and how much progress one
+    update makes (:meth:`update_size`).
     """
 
     ALGO: ClassVar[str] = ""
@@ -95,6 +139,7 @@ class TrainerConfig:
     POSITIVE_INTS: ClassVar[tuple[str, ...]] = ()  #: the trainer's fields that are ints >= 1
     CHOICES: ClassVar[dict[str, tuple[str, ...]]] = {}  #: the trainer's fields that take one of a few names
     FLAGS: ClassVar[tuple[str, ...]] = ()  #: the trainer's fields that are true or false
+    UPDATES: ClassVar[str] = "updates"  #: what one update is, in the plural, for messages ("rollouts")
 
     env_id: str = ""
     env_kwargs: dict[str, Any] = field(default_factory=dict)
@@ -103,6 +148,8 @@ class TrainerConfig:
     eval_every: int = 1  #: progress (env steps, or gradient steps) between evaluations and checkpoints
     eval_episodes: int = 1000
     max_seconds: float | None = None  #: stop (with a checkpoint) once training has taken this long
+    #: keep this many snapshots of the weights, log-spaced over training (0: none; see the module docstring)
+    snapshots: int = 0
 
     def validate(self) -> None:
         """``ValueError`` naming the first field out of range."""
@@ -118,6 +165,7 @@ class TrainerConfig:
             check_int(getattr(self, name), name, 1)
         if self.max_seconds is not None:
             check_number(self.max_seconds, "max_seconds", 0.0)
+        check_int(self.snapshots, "snapshots", 0)
         self.check_shared()
         for name, choices in self.CHOICES.items():
             if getattr(self, name) not in choices:
@@ -143,6 +191,26 @@ class TrainerConfig:
             raise ValueError(f"a batch of this config holds about {numbers:,} numbers (episodes x horizon x hidden "
                              f"units x layers), more than {MAX_VECTOR_ELEMENTS:,}: use fewer episodes per batch or "
                              "a smaller network")
+        if self.snapshots:
+            updates = self.updates()
+            if updates is None:
+                raise ValueError(f"{self.ALGO} does not count the updates of its budget, so it cannot keep snapshots: "
+                                 "use snapshots=0")
+            if self.snapshots > updates:
+                raise ValueError(f"snapshots must be at most the run's number of updates, {updates:,} "
+                                 f"{self.UPDATES}, got {self.snapshots:,}: ask for fewer snapshots or a larger "
+                                 "budget")
+
+    def updates(self) -> int | None:
+        """How many updates (a gradient step, a batch, a rollout: what :func:`run_loop`'s ``step``
+        does once) the budget holds; None where the trainer does not say (the default), which
+        rules out ``snapshots``."""
+        return None
+
+    def update_size(self) -> int:
+        """The progress one update makes, in the trainer's count (env steps, or gradient steps):
+        1 by default (the count is of updates)."""
+        return 1
 
     def batch_numbers(self) -> int | None:
         """About how many numbers one training batch holds (episodes x steps x hidden units x
@@ -264,6 +332,75 @@ def preset_config(cls: type[TrainerConfig], presets: dict[str, dict[str, Any]], 
     config = cls.from_dict(values)
     config.validate()
     return config
+
+
+# ---------------------------------------------------------------------------- snapshots
+
+
+def snapshot_schedule(count: int, updates: int) -> list[int]:
+    """``count`` distinct update numbers in ``[1, updates]``, log-spaced from the first update to
+    the last, which is always included: ``round(updates ** (k / (count - 1)))`` for ``k = 0 ..
+    count - 1`` (``[updates]`` for ``count = 1``), each pushed one past the one before where
+    rounding makes them equal (at the start, where the geometric points lie closer than one),
+    and back below the next where that overshoots; strictly increasing.
+
+    ``ValueError`` unless ``1 <= count <= updates``."""
+    if not 1 <= count <= updates:
+        raise ValueError(f"snapshots must be in [1, {updates:,}] (the run's updates), got {count:,}")
+    if count == 1:
+        return [updates]
+    points = [round(math.exp(math.log(updates) * k / (count - 1))) for k in range(count)]
+    points[0] = 1
+    for k in range(1, count):
+        points[k] = max(points[k], points[k - 1] + 1)
+    points[-1] = updates
+    for k in range(count - 2, -1, -1):
+        points[k] = min(points[k], points[k + 1] - 1)
+    return points
+
+
+def snapshot_ladder(count: int, updates: int) -> list[int]:
+    """The update numbers at which a time-limited run writes a snapshot, up to ``updates``: the
+    rungs ``round(r ** j)``, ``r = 10 ** (1 / (2 count))`` (``2 count`` a decade; every update
+    while rungs lie closer than one), and the points of :func:`snapshot_schedule`. Whatever
+    step the time limit stops at, ``count`` of them lie near a geometric progression up to it
+    (within ``10 ** (1 / (4 count))``, a factor of 1.06 for 10 snapshots)."""
+    ratio = 10 ** (1 / (2 * count))
+    rungs, value = set(snapshot_schedule(count, updates)), 1.0
+    while value <= updates + 0.5:
+        rungs.add(min(updates, round(value)))
+        value *= ratio
+    return sorted(rungs)
+
+
+def select_snapshots(count: int, saved: Sequence[int], size: int = 1) -> list[int]:
+    """The ``count`` of the snapshot progress values ``saved`` to keep (sorted; all of them if
+    there are no more than ``count``), the last always among them.
+
+    ``size``: the progress one update makes. Where the last lies on a whole update ``U`` and
+    the points of :func:`snapshot_schedule` ``(count, U)`` were all saved (a run that reached its
+    budget), they are kept: the same as a run without a time limit. Otherwise, going down from
+    the last, each of the ``count - 1`` geometric targets ``lo (hi / lo) ** (k / (count - 1))``
+    between the first saved value ``lo`` and the last ``hi`` takes the saved value nearest to it
+    on a log scale that is not taken yet."""
+    values = sorted({int(v) for v in saved if v > 0})
+    if len(values) <= count:
+        return values
+    last = values[-1]
+    if last % size == 0 and count <= last // size:
+        ideal = [u * size for u in snapshot_schedule(count, last // size)]
+        if set(ideal) <= set(values):
+            return ideal
+    if count == 1:
+        return [last]
+    low, high = math.log(values[0]), math.log(last)
+    pool, chosen = values[:-1], [last]
+    for k in range(count - 2, -1, -1):
+        target = low + (high - low) * k / (count - 1)
+        best = min(pool, key=lambda v: abs(math.log(v) - target))
+        pool.remove(best)
+        chosen.append(best)
+    return sorted(chosen)
 
 
 # ---------------------------------------------------------------------------- Ctrl-C
@@ -426,7 +563,9 @@ class Session:
     (restored by :meth:`close`; ``with Session(...) as session`` closes it). The trainer then
     builds its network and calls :meth:`resume`. ``progress`` counts what the budget counts
     (``unit``: env steps, or gradient steps), under the checkpoint key ``key``; ``seconds`` is
-    training time over all sessions of the run.
+    training time over all sessions of the run. With ``config.snapshots``, :meth:`snapshot`
+    after every update and :meth:`finish` when training ends keep the run's snapshots (see the
+    module docstring).
     """
 
     def __init__(self, config: TrainerConfig, out_dir: str | os.PathLike[str], log: Callable[[str], Any] = print,
@@ -438,6 +577,7 @@ class Session:
         self.progress, self.history, self.seconds_before = 0, [], 0.0
         self.tracked: dict[str, Any] = {}
         self.also_save: Callable[[], None] | None = None
+        self.snapshot_targets: list[int] = []  #: the progress values still to snapshot at, increasing
         self.started = time.perf_counter()
         self.next_eval = self._after(0)
         self.writer: Any = None
@@ -481,7 +621,62 @@ class Session:
                 raise ValueError(f"{self.checkpoint} is corrupt or of another network ({what}); {REMEDY}") from None
             self.next_eval = self._after(self.progress)
             self.log(f"resumed {self.out} at {self.progress_text()}")
+        self._plan_snapshots()
         self.started = time.perf_counter()
+
+    def _plan_snapshots(self) -> None:
+        """The progress values still to snapshot at, beyond the progress the session starts from
+        (see the module docstring); snapshots beyond it (left by a second Ctrl-C, which keeps no
+        checkpoint, or by a run restarted without ``resume``) are removed: training writes them
+        again."""
+        for progress, path in list_snapshots(self.out):
+            if progress > self.progress:
+                path.unlink()
+        count = self.config.snapshots
+        if not count:
+            self.snapshot_targets = []
+            return
+        size, updates = self.config.update_size(), self.config.updates()
+        plan = (snapshot_ladder if self.config.max_seconds is not None else snapshot_schedule)(count, updates)
+        self.snapshot_targets = [u * size for u in plan if u * size > self.progress]
+
+    def snapshot(self) -> None:
+        """After an update: write a snapshot if the progress has reached the next one planned
+        (named by the progress reached: an update can pass a planned value only after a resume
+        from a checkpoint written between updates, by Ctrl-C during a RecurrentPPO rollout)."""
+        if not self.snapshot_targets or self.progress < self.snapshot_targets[0]:
+            return
+        while self.snapshot_targets and self.snapshot_targets[0] <= self.progress:
+            self.snapshot_targets.pop(0)
+        self._write_snapshot()
+
+    def _write_snapshot(self) -> None:
+        """``snapshots/<progress>.pt``: the tracked torch modules' weights (``state_dict``), the
+        progress and the training seconds, written atomically (:func:`agents.runs.save_checkpoint`)."""
+        import torch
+
+        weights = {key: obj.state_dict() for key, obj in self.tracked.items() if isinstance(obj, torch.nn.Module)}
+        save_checkpoint({**weights, self.key: self.progress, "seconds": self.elapsed()},
+                        snapshot_path(self.out, self.progress), self.config, update_config=False)
+
+    def finish(self) -> None:
+        """Training has ended (the budget or the time limit is spent): write the snapshot of the
+        last step (if it is not there yet, and unless nothing was trained) and keep
+        ``config.snapshots`` of those written (:func:`select_snapshots`), with a line saying so.
+        Call it after the last checkpoint, so the last snapshot holds its weights."""
+        count = self.config.snapshots
+        if not count or self.progress <= 0:
+            return
+        if not snapshot_path(self.out, self.progress).exists():
+            self._write_snapshot()
+        written = list_snapshots(self.out)
+        keep = set(select_snapshots(count, [p for p, _ in written], self.config.update_size()))
+        for progress, path in written:
+            if progress not in keep:
+                path.unlink()
+        kept = sorted(keep)
+        self.log(f"{len(kept)} snapshots ({self.unit} {kept[0]} to {kept[-1]}, log-spaced) are in "
+                 f"{self.out / SNAPSHOTS}")
 
     def progress_text(self) -> str:
         return f"step {self.progress}" if self.unit == "steps" else f"{self.progress} {self.unit}"
@@ -549,12 +744,13 @@ def run_loop(session: Session, total: int, step: Callable[[], tuple[int, dict[st
              callback: Callable[[dict[str, Any]], bool | None] | None = None) -> None:
     """Train until ``session.progress`` reaches ``total`` or the time limit is spent.
 
-    ``step()`` does one unit of work (a batch, a gradient step) and returns ``(progress made,
-    info)``. After each: an evaluation and a checkpoint once ``eval_every`` more progress was
-    made, and when training ends (budget or time; a session that starts out of time only
-    checkpoints); then ``callback({progress, "seconds",
-    **info})``, where ``False`` stops training with a checkpoint, as SB3's callbacks do; then
-    Ctrl-C (see the module docstring).
+    ``step()`` does one unit of work (a batch, a gradient step: an update) and returns
+    ``(progress made, info)``. After each: a snapshot where one is planned
+    (:meth:`Session.snapshot`); an evaluation and a checkpoint once ``eval_every`` more progress
+    was made, and when training ends (budget or time; a session that starts out of time only
+    checkpoints); then ``callback({progress, "seconds", **info})``, where ``False`` stops
+    training with a checkpoint, as SB3's callbacks do; then Ctrl-C (see the module docstring).
+    When the budget or the time is spent, :meth:`Session.finish` keeps the snapshots.
     """
     bar = None
     if progress_bar:
@@ -567,9 +763,11 @@ def run_loop(session: Session, total: int, step: Callable[[], tuple[int, dict[st
             while session.progress < total:
                 if session.out_of_time():  # before any step of this session: nothing new to evaluate
                     session.stop("out of time (max_seconds)")
+                    session.finish()
                     return
                 made, info = step()
                 session.progress += made
+                session.snapshot()
                 if bar is not None:
                     bar.update(made)
                 if session.progress >= min(session.next_eval, total) or session.out_of_time():
@@ -581,6 +779,7 @@ def run_loop(session: Session, total: int, step: Callable[[], tuple[int, dict[st
                 if interrupted():
                     session.stop("interrupted")
                     raise KeyboardInterrupt
+            session.finish()
     finally:
         if bar is not None:
             bar.close()

@@ -2,6 +2,8 @@
 
 - :mod:`bayes.models`: the conjugate task families (prior, likelihood, posterior, predictive)
   that the ``meta_envs`` environments draw their latent tasks and outcomes from;
+- :mod:`bayes.switching`: the switching coin, whose bias changes within an episode, and its
+  exact run-length posterior;
 - :mod:`bayes.predictors`: the Bayes-optimal predictor of each family;
 - :mod:`bayes.kl`: KL divergences between two predictive distributions of a family;
 - :mod:`bayes.bandits`: bandit policies for Bernoulli and normal arms: the exact Bayes-optimal one,
@@ -13,7 +15,7 @@
 - :mod:`bayes.files`: atomic file writes;
 - :mod:`bayes.sampling`: the categorical sampler shared by the models, policies and evaluators.
 
-The conjugate models are importable from the package itself.
+The task families are importable from the package itself.
 """
 
 from bayes.models import (
@@ -23,6 +25,7 @@ from bayes.models import (
     GammaExponential,
     NormalKnownNoise,
 )
+from bayes.switching import SwitchingBetaBernoulli
 
 __all__ = [
     "BetaBernoulli",
@@ -30,4 +33,5 @@ __all__ = [
     "DirichletCategorical",
     "GammaExponential",
     "NormalKnownNoise",
+    "SwitchingBetaBernoulli",
 ]

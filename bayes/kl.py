@@ -4,7 +4,7 @@
 parameters ``p`` (typically the Bayes predictive) and ``q`` (an agent's), batched over rows,
 in the parameter layout of ``model.predictive`` (:mod:`bayes.models`):
 
-- Bernoulli ``(p,)``: :math:`p \\log\\frac{p}{q} + (1-p)\\log\\frac{1-p}{1-q}`;
+- Bernoulli ``(p,)`` (the coins, switching or not): :math:`p \\log\\frac{p}{q} + (1-p)\\log\\frac{1-p}{1-q}`;
 - categorical weights ``(K,)`` (normalised first): :math:`\\sum_k p_k \\log(p_k / q_k)`;
 - normal ``(mean, std)``: :math:`\\log\\frac{s_q}{s_p} + \\frac{s_p^2 + (m_p - m_q)^2}{2 s_q^2} - \\frac12`;
 - Lomax ``(shape, scale)``: :math:`\\log\\frac{a_p}{a_q} + a_p \\log b_p - a_q \\log b_q - (a_p + 1)

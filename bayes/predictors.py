@@ -1,8 +1,8 @@
 """Bayes-optimal predictors: one batched state machine per task family of :mod:`bayes.models`.
 
 ``BayesPredictor(model)`` reads the prediction envs' observations (``MetaCoin-v0``,
-``MetaDie-v0``, ``MetaGaussian-v0``, ``MetaExponential-v0``): for scalar outcomes
-``(x, seen, t / horizon)`` where ``seen`` is 1 once an outcome has been observed, for
+``MetaDie-v0``, ``MetaGaussian-v0``, ``MetaExponential-v0``, ``MetaSwitchingCoin-v0``): for
+scalar outcomes ``(x, seen, t / horizon)`` where ``seen`` is 1 once an outcome has been observed, for
 categorical outcomes the one-hot outcome (all zero at reset) and ``t / horizon``. Its state is
 the model's sufficient statistics, flattened to ``(B, d)``; its output the exact posterior
 predictive parameters ``(B, P)``, the Bayes-optimal action of those envs.
@@ -14,7 +14,15 @@ Beta-Bernoulli           (successes, failures)     ``(p,)``
 Dirichlet-Categorical    counts ``(K,)``           probabilities ``(K,)``
 Normal, known noise      ``(n, sum x)``            ``(mean, std)``
 Gamma-Exponential        ``(n, sum x)``            Lomax ``(shape, scale)``
+Switching Beta-Bern.     ``2 (T + 1)``: see below  ``(p,)``
 =======================  ========================  ==========================
+
+The switching coin (:class:`bayes.switching.SwitchingBetaBernoulli`, ``MetaSwitchingCoin-v0``)
+has no fixed-size sufficient statistics for all horizons; for a horizon ``T`` its exact state is
+the run-length posterior: ``w(0..T)``, the probability of each run length (flips since the last
+change), then ``s(0..T)``, the ones among the last ``r`` flips, so ``2 (T + 1)`` numbers, updated in
+:math:`O(T)` per step. Build the predictor from the model of the env (``env.unwrapped.model``),
+whose ``max_run_length`` is the env's horizon, or from ``model.for_horizon(T)``.
 """
 
 from __future__ import annotations
@@ -67,8 +75,15 @@ class BayesPredictor:
     def project_state(self, state: np.ndarray) -> np.ndarray:
         """The nearest valid state (for states a regressor produced, as in :mod:`bayes.simulation`):
         counts (Beta, Dirichlet), the number of outcomes ``n`` and, for exponential outcomes,
-        their sum clipped at 0; a normal model's sum may be any number."""
+        their sum clipped at 0; a normal model's sum may be any number. A model with its own
+        projection (``model.project_stats``, e.g. the switching coin's run-length probabilities
+        clipped at 0 and renormalised, its successes clipped to ``[0, r]``) uses it."""
         state = np.array(state, dtype=np.float64)
+        project = getattr(self.model, "project_stats", None)
+        if project is not None:
+            n = len(state)
+            stats = project(state.reshape(n, *self.model.stats_shape))
+            return np.asarray(stats, dtype=np.float64).reshape(n, self.state_size)
         if self.model.family == "normal-known-noise":
             state[:, 0] = np.maximum(state[:, 0], 0.0)
             return state

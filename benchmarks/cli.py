@@ -6,10 +6,11 @@ Subcommands::
     meta-bayes demo [ENV_ID] [--seed S] [--policy bayes|greedy|random] [--set KEY=VALUE ...]
                                                    one episode, step by step, with the posterior
     meta-bayes train ENV_ID --algo supervised|recurrent-ppo|rl2 --out DIR [--timesteps N] [--seed S]
-                     [--preset NAME] [--hp KEY=VALUE ...] [--set KEY=VALUE ...] [--progress]
+                     [--preset NAME] [--hp KEY=VALUE ...] [--set KEY=VALUE ...] [--snapshots N] [--progress]
                                                    meta-train an LSTM predictor (prediction envs),
                                                    a RecurrentPPO agent or an RL² agent of the fast
-                                                   batched trainer (bandit envs)
+                                                   batched trainer (bandit envs); --snapshots keeps
+                                                   N log-spaced snapshots of the weights
     meta-bayes evaluate DIR [--episodes N] [--horizon T] [--seed S] [--json]
                                                    the trained agent against the Bayes-optimal one
                                                    on the same episodes: return, Bayes gap (bandits),
@@ -18,6 +19,10 @@ Subcommands::
     meta-bayes simulate DIR [--episodes N] [--out FIGDIR] [--seed S] [--json]
                                                    the simulation analysis between the trained
                                                    agent and the Bayes agent, with its pictures
+    meta-bayes progression DIR [--episodes N] [--out FIGDIR] [--seed S] [--json]
+                                                   every snapshot of a run trained with --snapshots:
+                                                   its behaviour and both simulation directions
+                                                   against training progress (progression.png)
     meta-bayes reproduce [--preset quick|full] [--out DIR] [--seeds N] [--tasks NAME ...]
                          [--algo rl2|recurrent-ppo|both] [--backend local|ray|serial] [--workers N] [--address ADDR]
                                                    the whole study and its report (DIR/report.md)
@@ -140,6 +145,9 @@ def build_parser() -> argparse.ArgumentParser:
     train.add_argument("--out", required=True, help="the run's folder (config, checkpoint, TensorBoard logs)")
     train.add_argument("--set", dest="settings", action="append", default=[], metavar="KEY=VALUE",
                        help="an environment argument, as for demo")
+    train.add_argument("--snapshots", type=_count(1), default=None, metavar="N",
+                       help="keep N snapshots of the weights, log-spaced over training, in DIR/snapshots "
+                            "(for meta-bayes progression); at most the run's number of updates")
     evaluate = sub.add_parser("evaluate", help="evaluate a trained agent against the Bayes-optimal one")
     evaluate.add_argument("run_dir")
     evaluate.add_argument("--episodes", type=_count(2, MAX_EPISODES), default=20_000)
@@ -158,6 +166,15 @@ def build_parser() -> argparse.ArgumentParser:
     simulate.add_argument("--out", default=None, help="folder of the pictures (default: RUN_DIR/figures)")
     simulate.add_argument("--seed", type=_SEED, default=0)
     simulate.add_argument("--json", action="store_true", help="print one JSON object")
+    progression = sub.add_parser("progression",
+                                 help="the snapshots of a run: behaviour and both simulation directions over training")
+    progression.add_argument("run_dir", help="a run trained with --snapshots N")
+    progression.add_argument("--episodes", type=_count(8, MAX_EPISODES), default=1000,
+                             help="episodes per snapshot, for the behaviour and the simulation inputs (half of "
+                                  "these train the regressors)")
+    progression.add_argument("--out", default=None, help="folder of the figure (default: RUN_DIR/figures)")
+    progression.add_argument("--seed", type=_SEED, default=0)
+    progression.add_argument("--json", action="store_true", help="print one JSON object")
     from benchmarks.reproduce import add_arguments
 
     reproduce = sub.add_parser("reproduce", help="the whole study: train, evaluate, simulate, write a report")
@@ -196,11 +213,13 @@ def _train(args: argparse.Namespace, progress: bool) -> None:
     if args.seed < 0:
         raise ValueError(f"--seed must be >= 0, got {args.seed}")
     hyperparameters = _parse_set(args.hyperparameters, "--hp")
-    fixed = sorted(set(hyperparameters) & {"env_id", "env_kwargs", "algo", "seed", "timesteps"})
+    fixed = sorted(set(hyperparameters) & {"env_id", "env_kwargs", "algo", "seed", "timesteps", "snapshots"})
     if fixed:
         raise ValueError(f"--hp cannot set {fixed}: use the argument of the same name (--set for env_kwargs)")
     if args.algo == "supervised" and hyperparameters:
         raise ValueError(f"--hp applies to recurrent-ppo and rl2, not to supervised (got {sorted(hyperparameters)})")
+    if args.snapshots is not None:
+        hyperparameters["snapshots"] = args.snapshots
     config = training_config(args.algo, args.env_id, _parse_set(args.settings), args.seed, args.preset,
                              args.timesteps, hyperparameters, flag="--algo")
     result = train(config, args.out, progress_bar=progress, log=_log)
@@ -243,14 +262,13 @@ def _run(args: argparse.Namespace) -> int:
         from benchmarks.report import report_folder
 
         print(report_folder(args.folder, log=_log))
-    elif args.command == "simulate":
-        from benchmarks.simulate import print_summary, run_simulation
+    elif args.command in ("simulate", "progression"):
+        from benchmarks.progression import print_progression, run_progression
+        from benchmarks.simulate import print_summary, report_run, run_simulation
 
-        summary = run_simulation(args.run_dir, args.episodes, args.out, args.seed, log=_log)
-        if args.json:
-            print(json.dumps(summary))
-        else:
-            print_summary(summary)
+        run, show = ((run_simulation, print_summary) if args.command == "simulate"
+                     else (run_progression, print_progression))
+        report_run(args, run, show, _log)
     return 0
 
 

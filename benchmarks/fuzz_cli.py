@@ -81,7 +81,7 @@ by today's code (that is what the fuzzer looks for); *neutral* is valid (it may 
 and only joins a command line that holds a hard part."""
 
 BANDIT_ENVS = ("MetaBandit-v0", "MetaGaussianBandit-v0")
-PREDICTION_ENVS = ("MetaCoin-v0", "MetaDie-v0", "MetaGaussian-v0", "MetaExponential-v0")
+PREDICTION_ENVS = ("MetaCoin-v0", "MetaDie-v0", "MetaGaussian-v0", "MetaExponential-v0", "MetaSwitchingCoin-v0")
 ENV_IDS = BANDIT_ENVS + PREDICTION_ENVS
 BAD_ENV_IDS = ("MetaBandit-v1", "metabandit-v0", "MetaBandit", "CartPole-v1", "", "MetaBandit-v0 ", "MetaBändit-v0",
                "../MetaBandit-v0")

@@ -7,6 +7,8 @@ Figures (PNG, under ``figures/``):
 - ``shifted_priors.png``: each agent evaluated on a shifted task distribution (the fair-coin
   predictor on bent coins and the reverse, the uniform-arm bandit on skewed arms) beside Bayes
   under its training prior and Bayes under the shifted prior;
+- ``memory_size.png`` (a sweep over hidden sizes, ``examples/memory.yaml``): behaviour and both
+  simulation dissimilarities against memory size, the Bayes agent's statistic count marked;
 - ``kl_per_step.png``: KL to the Bayes predictive per time step for every prediction task, up
   to ``generalisation_factor`` times the trained horizon, on log axes;
 - ``regret_per_step.png``: the per-step regret of every bandit agent and of its reference
@@ -184,6 +186,82 @@ def shift_lines(records: list[dict[str, Any]], figure: str | None) -> list[str]:
     if figure is not None:
         lines += ["", f"![shifted priors]({figure})"]
     return [*lines, ""]
+
+
+MEMORY_KEYS = ("hidden_size", "lstm_hidden_size")  #: the hyperparameters that set an agent's memory size
+
+
+def _memory_groups(configs: list[dict[str, Any]]) -> dict[str, list[tuple[int, dict[str, Any]]]]:
+    """Configs that differ only in memory size: per task and trainer (and other settings), the
+    ``(size, config)`` pairs sorted by size, where there are at least three sizes."""
+    groups: dict[str, list[tuple[int, dict[str, Any]]]] = {}
+    for config in configs:
+        hp = config.get("hyperparameters") or {}
+        key = next((k for k in MEMORY_KEYS if isinstance(hp.get(k), int)), None)
+        if key is None:
+            continue
+        rest = json.dumps({k: v for k, v in hp.items() if k != key}, sort_keys=True)
+        name = f"{config['task']} ({config['algo']})"
+        groups.setdefault(f"{name}|{rest}|{config.get('timesteps')}", []).append((hp[key], config))
+    return {key.split("|")[0]: sorted(pairs, key=lambda p: p[0]) for key, pairs in groups.items()
+            if len({size for size, _ in pairs}) >= 3}
+
+
+def statistic_dimension(env_id: str, env_kwargs: dict[str, Any]) -> int:
+    """The number of sufficient statistics the Bayes agent of ``env_id`` keeps: the counts of a
+    coin's two or a die's K outcomes, the count and sum of normal or exponential outcomes, two
+    counts per Bernoulli arm (``model.stats_shape``)."""
+    from agents.bandit_eval import base_env
+
+    return int(np.prod(base_env(env_id, env_kwargs).model.stats_shape))
+
+
+def _interval(metric: dict[str, Any] | None) -> tuple[float, float]:
+    if not metric or metric.get("mean") is None:
+        return float("nan"), 0.0
+    return float(metric["mean"]), float(metric.get("half_width") or 0.0)
+
+
+def memory_figure(folder: Path, configs: list[dict[str, Any]]) -> Path | None:
+    """Behaviour and both simulation dissimilarities against memory size (the LSTM's hidden size),
+    one panel per task whose configs differ only in it: the KL per step to the Bayes predictive
+    (predictors) or the paired Bayes gap (bandits), means across seeds with 95% t intervals, and
+    the state dissimilarity of "Bayes in agent" and "agent in Bayes"; a dashed line marks the
+    dimension of the Bayes agent's sufficient statistic (:func:`statistic_dimension`)."""
+    groups = _memory_groups(configs)
+    if not groups:
+        return None
+    plt = pyplot()
+    fig, axes = plt.subplots(1, len(groups), figsize=(4.6 * len(groups), 3.8), squeeze=False)
+    for ax, (name, pairs) in zip(axes[0], groups.items(), strict=True):
+        sizes = np.array([size for size, _ in pairs], dtype=float)
+        first = pairs[0][1]
+        bandit = first["env_id"] in BANDIT_ENVS
+        metric = "paired_gap" if bandit else "mean_kl"
+        values = np.array([_interval(c["metrics"].get(metric)) for _, c in pairs])
+        ax.errorbar(sizes, values[:, 0], yerr=values[:, 1], color="C2", marker="o", capsize=3,
+                    label="paired Bayes gap" if bandit else "KL per step to Bayes")
+        if not bandit:
+            ax.set_yscale("log")
+        ax.set_xscale("log", base=2)
+        ax.set_xticks(sizes, [str(int(s)) for s in sizes], fontsize=8)
+        ax.set_xlabel("LSTM hidden size (memory)")
+        ax.set_ylabel("paired Bayes gap" if bandit else "KL per step (nats)", color="C2")
+        twin = ax.twinx()
+        for direction, colour, label in (("bayes_in_agent", "C0", "state dissim.: Bayes in agent"),
+                                         ("agent_in_bayes", "C1", "state dissim.: agent in Bayes")):
+            dissim = np.array([_interval(c["metrics"].get(f"{direction}_state")) for _, c in pairs])
+            twin.errorbar(sizes * (1.04 if direction == "agent_in_bayes" else 0.96), dissim[:, 0], yerr=dissim[:, 1],
+                          color=colour, marker="s", markersize=4, linestyle="--", capsize=2, label=label)
+        twin.set_ylim(bottom=0.0)
+        twin.set_ylabel("state dissimilarity (0 = simulates)")
+        dim = statistic_dimension(first["env_id"], first["env_kwargs"])
+        ax.axvline(dim, color="grey", linestyle=":", linewidth=1.5, label=f"Bayes statistics: {dim} numbers")
+        handles = [h for a in (ax, twin) for h in a.get_legend_handles_labels()[0]]
+        ax.legend(handles, [h.get_label() for h in handles], fontsize=7, loc="upper right")
+        ax.set_title(f"{name}, {len(first['seeds'])} seeds", fontsize=10)
+    fig.suptitle("Memory size: behaviour and simulation against the LSTM's hidden size", fontsize=10)
+    return save_figure(fig, folder / "figures" / "memory_size.png")
 
 
 def _smoothed(curve: Any) -> tuple[np.ndarray, np.ndarray]:
@@ -391,6 +469,9 @@ def write_report(folder: Path, results: dict[str, Any], log: Callable[[str], Non
     shift = shift_figure(folder, records)
     if shift is not None:
         figures["shifted"] = str(shift)
+    memory = memory_figure(folder, results.get("configs") or [])
+    if memory is not None:
+        figures["memory"] = str(memory)
     regret_steps = regret_step_figure(folder, records)
     if regret_steps is not None:
         figures["step_regret"] = str(regret_steps)
@@ -432,6 +513,12 @@ def write_report(folder: Path, results: dict[str, Any], log: Callable[[str], Non
     if "coin" in figures:
         lines += ["## Fair coin and bent coin", "", f"![coin]({rel(figures['coin'])})", ""]
     lines += shift_lines(records, rel(figures["shifted"]) if "shifted" in figures else None)
+    if "memory" in figures:
+        lines += ["## Memory size", "",
+                  "Behaviour (left axis) and the state dissimilarity of both simulation directions (right axis) "
+                  "against the LSTM's hidden size; the dotted line marks how many numbers the Bayes agent's "
+                  "sufficient statistics hold. The LSTM's state is its hidden and cell vectors, twice the hidden "
+                  "size.", "", f"![memory size]({rel(figures['memory'])})", ""]
     if "kl" in figures:
         lines += ["## KL per step beyond the trained horizon", "", f"![kl]({rel(figures['kl'])})", ""]
     if "step_regret" in figures:

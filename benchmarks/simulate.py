@@ -25,7 +25,7 @@ import argparse
 import json
 import sys
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -35,9 +35,9 @@ import numpy as np
 import meta_envs
 from agents.bandit_eval import BANDIT_ENVS
 from bayes.files import check_folder, make_folder
-from bayes.simulation import simulation_analysis, total_variation
+from bayes.simulation import SimulationResult, simulation_analysis, total_variation
 
-__all__ = ["bayes_agent", "main", "run_simulation"]
+__all__ = ["bayes_agent", "main", "run_simulation", "simulate_agent"]
 
 
 def bayes_agent(env_id: str, env_kwargs: dict[str, Any]) -> tuple[str, Any]:
@@ -56,20 +56,15 @@ def bayes_agent(env_id: str, env_kwargs: dict[str, Any]) -> tuple[str, Any]:
     return "Bayes", BayesOptimalPolicy(arms["n_arms"], env.horizon, arms["prior"])
 
 
-def run_simulation(run_dir: str, episodes: int = 1000, out: str | None = None, seed: int = 0,
-                   log: Any = None) -> dict[str, Any]:
-    """The analysis of the run in ``run_dir`` against its Bayes agent, with its pictures."""
+def simulate_agent(agent: Any, config: Any, episodes: int, seed: int = 0,
+                   log: Any = None) -> tuple[SimulationResult, np.ndarray, str]:
+    """``(result, inputs, name)``: the analysis (:func:`bayes.simulation.simulation_analysis`)
+    between the Bayes agent of ``config``'s env (A; ``name``, :func:`bayes_agent`) and ``agent``
+    (B), on the input sequences ``inputs (T, episodes, obs)`` described in the module docstring."""
     from agents.rollouts import rollout
-    from agents.runs import load_run
-    from benchmarks.figures import prediction_plot, simulation_panel
 
-    if episodes < 8:
-        raise ValueError(f"--episodes must be >= 8 (half train the regressors, half measure), got {episodes}")
-    agent, config = load_run(run_dir)
-    figdir = check_folder(out if out is not None else Path(run_dir) / "figures", "--out")
     name, bayes = bayes_agent(config.env_id, config.env_kwargs)
     say = log or (lambda _m: None)
-    start = time.perf_counter()
     bandit = config.env_id in BANDIT_ENVS
     say(f"rolling out {episodes} episodes of {config.env_id}")
     if bandit:
@@ -96,6 +91,23 @@ def run_simulation(run_dir: str, episodes: int = 1000, out: str | None = None, s
     say("fitting the regressors and measuring both directions")
     result = simulation_analysis(bayes, agent, inputs, divergence=divergence, returns=returns,
                                  rng=np.random.default_rng(seed))
+    return result, inputs, name
+
+
+def run_simulation(run_dir: str, episodes: int = 1000, out: str | None = None, seed: int = 0,
+                   log: Any = None) -> dict[str, Any]:
+    """The analysis of the run in ``run_dir`` against its Bayes agent, with its pictures."""
+    from agents.runs import load_run
+    from benchmarks.figures import prediction_plot, simulation_panel
+
+    if episodes < 8:
+        raise ValueError(f"--episodes must be >= 8 (half train the regressors, half measure), got {episodes}")
+    agent, config = load_run(run_dir)
+    figdir = check_folder(out if out is not None else Path(run_dir) / "figures", "--out")
+    say = log or (lambda _m: None)
+    start = time.perf_counter()
+    bandit = config.env_id in BANDIT_ENVS
+    result, inputs, name = simulate_agent(agent, config, episodes, seed, say)
     say(f"writing the pictures to {figdir}")
     make_folder(figdir, "--out")
     figures = [simulation_panel(result, figdir / "simulation_panel.png", names=(name, "agent"))]
@@ -133,21 +145,34 @@ def print_summary(summary: dict[str, Any]) -> None:
     print(f"  figures: {', '.join(summary['figures'])}")
 
 
-def main(argv: Sequence[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+def report_run(args: argparse.Namespace, run: Callable[..., dict[str, Any]], show: Callable[[dict[str, Any]], None],
+               log: Callable[[str], None]) -> None:
+    """``run(RUN_DIR, episodes, out, seed, log=log)`` for the parsed ``args`` of a command over one
+    run folder (``simulate``, ``progression``), then its summary printed: one JSON object with
+    ``--json``, else ``show(summary)``."""
+    summary = run(args.run_dir, args.episodes, args.out, args.seed, log=log)
+    if args.json:
+        print(json.dumps(summary))
+    else:
+        show(summary)
+
+
+def run_dir_main(argv: Sequence[str] | None, description: str | None, run: Callable[..., dict[str, Any]],
+                 show: Callable[[dict[str, Any]], None]) -> int:
+    """The ``python -m`` entry of a command over one run folder: ``RUN_DIR [--episodes N] [--out
+    FIGDIR] [--seed S] [--json]``, then :func:`report_run`."""
+    parser = argparse.ArgumentParser(description=description, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("run_dir")
     parser.add_argument("--episodes", type=int, default=1000)
     parser.add_argument("--out", default=None)
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--json", action="store_true")
-    args = parser.parse_args(argv)
-    summary = run_simulation(args.run_dir, args.episodes, args.out, args.seed,
-                             log=lambda m: print(m, file=sys.stderr, flush=True))
-    if args.json:
-        print(json.dumps(summary))
-    else:
-        print_summary(summary)
+    report_run(parser.parse_args(argv), run, show, log=lambda m: print(m, file=sys.stderr, flush=True))
     return 0
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    return run_dir_main(argv, __doc__, run_simulation, print_summary)
 
 
 if __name__ == "__main__":

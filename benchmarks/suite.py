@@ -1,4 +1,4 @@
-"""The study's task suite: the eight tasks of :mod:`benchmarks.reproduce`, which a sweep may also name."""
+"""The study's task suite: the nine tasks of :mod:`benchmarks.reproduce`, which a sweep may also name."""
 
 from __future__ import annotations
 
@@ -39,6 +39,7 @@ TASKS: tuple[Task, ...] = (
     Task("die", "MetaDie-v0"),
     Task("gaussian", "MetaGaussian-v0"),
     Task("exponential", "MetaExponential-v0"),
+    Task("switching-coin", "MetaSwitchingCoin-v0"),  # the bias re-drawn with probability 0.1 before each flip
     # trained on uniform arms, also evaluated where arm 0 is a priori the better one
     Task("bandit-2arm", "MetaBandit-v0", {"n_arms": 2}, shifts={"skewed arms": {"prior": [[3.0, 1.0], [1.0, 3.0]]}}),
     Task("bandit-3arm", "MetaBandit-v0", {"n_arms": 3}),

@@ -27,6 +27,7 @@ from meta_envs.die import MetaDieEnv, MetaDieVectorEnv
 from meta_envs.exponential import MetaExponentialEnv, MetaExponentialVectorEnv
 from meta_envs.gaussian import MetaGaussianEnv, MetaGaussianVectorEnv
 from meta_envs.gaussian_bandit import MetaGaussianBanditEnv, MetaGaussianBanditVectorEnv
+from meta_envs.switching_coin import MetaSwitchingCoinEnv, MetaSwitchingCoinVectorEnv
 from meta_envs.wrappers import NormalizedPrediction, NormalizedPredictionVector
 
 __all__ = [
@@ -44,6 +45,8 @@ __all__ = [
     "MetaGaussianBanditVectorEnv",
     "MetaGaussianEnv",
     "MetaGaussianVectorEnv",
+    "MetaSwitchingCoinEnv",
+    "MetaSwitchingCoinVectorEnv",
     "MetaVectorEnv",
     "NormalizedPrediction",
     "NormalizedPredictionVector",
@@ -58,6 +61,7 @@ _ENTRY_POINTS: dict[str, tuple[str, str]] = {
     "MetaDie-v0": ("meta_envs.die", "MetaDie"),
     "MetaGaussian-v0": ("meta_envs.gaussian", "MetaGaussian"),
     "MetaExponential-v0": ("meta_envs.exponential", "MetaExponential"),
+    "MetaSwitchingCoin-v0": ("meta_envs.switching_coin", "MetaSwitchingCoin"),
 }
 
 ENV_IDS: tuple[str, ...] = tuple(_ENTRY_POINTS)

@@ -13,6 +13,7 @@ from typing import Any
 import numpy as np
 from gymnasium import spaces
 
+from bayes.switching import check_hazard
 from bayes.validation import (
     FLOAT32_LIMIT,
     MIN_FLOAT32_STD,
@@ -37,6 +38,7 @@ __all__ = [
     "InvalidActionError",
     "check_exponential_prior_fits_float32",
     "check_exponential_tasks_fit_float32",
+    "check_hazard",
     "check_horizon",
     "check_int",
     "check_log_prob_floor",

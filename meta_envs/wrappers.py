@@ -1,8 +1,8 @@
 """Normalized actions for the prediction envs: ``Box(-1, 1)`` onto each predictive family's parameters.
 
-The prediction envs (``MetaCoin-v0``, ``MetaDie-v0``, ``MetaGaussian-v0``, ``MetaExponential-v0``)
-take the parameters of a predictive distribution as their action, in that family's natural
-parameterisation and bounds (a probability in [0, 1], a Lomax scale up to 8.5e37, ...).
+The prediction envs (``MetaCoin-v0``, ``MetaDie-v0``, ``MetaGaussian-v0``, ``MetaExponential-v0``,
+``MetaSwitchingCoin-v0``) take the parameters of a predictive distribution as their action, in that
+family's natural parameterisation and bounds (a probability in [0, 1], a Lomax scale up to 8.5e37, ...).
 stable-baselines3 and most continuous-control agents expect a symmetric ``Box(-1, 1)``.
 :class:`NormalizedPrediction` (single env) and :class:`NormalizedPredictionVector` (the native
 vector env) give the agent ``Box(-1, 1, (D,), float32)`` and map each entry onto its parameter
@@ -29,6 +29,7 @@ from gymnasium.vector.utils import batch_space
 from scipy import special
 
 from bayes.models import BetaBernoulli, DirichletCategorical, GammaExponential, NormalKnownNoise
+from bayes.switching import SwitchingBetaBernoulli
 from meta_envs.dynamics import PredictionDynamics
 from meta_envs.validation import ActionChecker
 
@@ -46,7 +47,7 @@ __all__ = [
 ]
 
 #: The ids whose action is a predictive distribution (the envs these wrappers accept).
-PREDICTION_ENV_IDS = ("MetaCoin-v0", "MetaDie-v0", "MetaGaussian-v0", "MetaExponential-v0")
+PREDICTION_ENV_IDS = ("MetaCoin-v0", "MetaDie-v0", "MetaGaussian-v0", "MetaExponential-v0", "MetaSwitchingCoin-v0")
 
 #: The smallest probability every probability map reaches: 1e-6 (and 1 - 1e-6).
 PROBABILITY_REACH = 1e-6
@@ -230,6 +231,8 @@ def _coin_map(model: BetaBernoulli, horizon: int, low: np.ndarray, high: np.ndar
     centre = np.log(alpha) - np.log(beta)  # logit of the prior predictive alpha / (alpha + beta)
     # the Bayes log-odds log((alpha + s) / (beta + f)) lie within [-log1p(H/beta), log1p(H/alpha)] of it
     span = max(LOGIT_REACH + abs(centre), np.log1p(horizon / alpha) + MARGIN, np.log1p(horizon / beta) + MARGIN)
+    # the switching coin's Bayes predictive mixes such probabilities (alpha + s) / (alpha + beta + r),
+    # r <= H, and the prior's: a convex combination stays inside their range, so the same map holds
     return PredictionMap(("logit",), np.array([centre]), np.array([span]), low, high)
 
 
@@ -274,6 +277,7 @@ def _lomax_map(model: GammaExponential, horizon: int, low: np.ndarray, high: np.
 
 _BUILDERS = {
     BetaBernoulli: _coin_map,
+    SwitchingBetaBernoulli: _coin_map,
     DirichletCategorical: _die_map,
     NormalKnownNoise: _normal_map,
     GammaExponential: _lomax_map,

@@ -69,7 +69,8 @@ def test_predictor_training_benchmark_runs(tmp_path, capsys):
     rows = json.loads(capsys.readouterr().out)
     assert all(r["met"] == (r["mean_kl_h20"] <= predictor_training.TARGET_KL) for r in rows)
     assert code == (0 if all(r["met"] for r in rows) else 1)  # a missed target exits 1
-    assert [r["env"] for r in rows] == ["MetaCoin-v0", "MetaDie-v0", "MetaGaussian-v0", "MetaExponential-v0"]
+    assert [r["env"] for r in rows] == ["MetaCoin-v0", "MetaDie-v0", "MetaGaussian-v0", "MetaExponential-v0",
+                                        "MetaSwitchingCoin-v0"]
     assert all(r["mean_kl_h20"] >= 0 and r["train_seconds"] < 5 for r in rows)
 
 

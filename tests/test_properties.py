@@ -75,6 +75,7 @@ DEFAULTS: dict[str, dict[str, Any]] = {
     "MetaDie-v0": {"n_outcomes": 3, "horizon": 20, "prior": 1.0, "log_prob_floor": -50.0},
     "MetaGaussian-v0": {"horizon": 20, "prior": (0.0, 1.0), "noise_std": 1.0, "log_prob_floor": -50.0},
     "MetaExponential-v0": {"horizon": 20, "prior": (1.0, 1.0), "log_prob_floor": -50.0},
+    "MetaSwitchingCoin-v0": {"horizon": 20, "prior": "uniform", "hazard": 0.1, "log_prob_floor": -50.0},
 }
 
 #: The named coin priors of ``MetaCoin-v0``'s docstring.
@@ -177,6 +178,7 @@ def wild_sizes(allocates: bool) -> st.SearchStrategy:
 
 
 POSITIVE = st.floats(0.05, 100.0)  # Beta / Dirichlet concentrations
+HAZARDS = st.one_of(st.floats(0.0, 1.0), st.sampled_from((0.0, 1.0, 0, 1, 0.5)))  # the switching coin's
 MEAN = st.floats(-100.0, 100.0)
 STD = st.floats(0.01, 100.0)
 
@@ -268,6 +270,15 @@ def env_cases(draw, wild: str = "all"):
         size("horizon", 1, 12)
         arg("prior", valid_pairs(MEAN, STD, None), wild_pairs(1))
         arg("noise_std", STD, WILD_VALUES)
+        arg("log_prob_floor", floors, WILD_VALUES)
+    elif env_id == "MetaSwitchingCoin-v0":
+        size("horizon", 1, 12)
+        arg(
+            "prior",
+            st.one_of(st.sampled_from(sorted(COIN_PRIORS)), valid_pairs(POSITIVE, POSITIVE, None)),
+            wild_pairs(1),
+        )
+        arg("hazard", HAZARDS, WILD_VALUES)
         arg("log_prob_floor", floors, WILD_VALUES)
     else:  # MetaExponential-v0: shape >= 2 keeps every horizon up to 2^64 within the tail check
         size("horizon", 1, 12)
@@ -502,6 +513,46 @@ class DirichletBelief(Belief):
         return array / array.sum()
 
 
+class SwitchingBelief(Belief):
+    """The switching coin: the run-length posterior by its recursion, written out here over the run
+    lengths ``r <= t`` that ``t`` outcomes allow; longer ones have probability 0 and their window
+    holds all the outcomes seen. ``info["posterior"]`` rows: ``(P(r), alpha + s_r, beta + r - s_r)``."""
+
+    def __init__(self, alpha: float, beta: float, hazard: float, horizon: int) -> None:
+        self.a, self.b, self.h = float(alpha), float(beta), float(hazard)
+        self.k, self.arms, self.task_shape = 1, False, ()
+        self.size = horizon + 1
+        self.w, self.s, self.total = [1.0], [0.0], 0.0  # run length 0 before the first outcome
+
+    def observe(self, arm: int, x: float, err: float) -> None:
+        assert x in (0.0, 1.0), f"a Bernoulli outcome must be 0 or 1, got {x}"
+        joint = []
+        for r, (w, s) in enumerate(zip(self.w, self.s, strict=True)):
+            before = (self.h if r == 0 else 0.0) + (1.0 - self.h) * w  # run length r before this outcome
+            p = (self.a + s) / (self.a + self.b + r)
+            joint.append(before * (p if x == 1.0 else 1.0 - p))
+        z = sum(joint)
+        self.w = [0.0] + [j / z for j in joint]
+        self.s = [0.0] + [s + x for s in self.s]
+        self.total += x
+
+    def posterior(self) -> tuple[np.ndarray, np.ndarray]:
+        w, s = np.zeros(self.size), np.full(self.size, self.total)
+        w[: len(self.w)], s[: len(self.s)] = self.w, self.s
+        return np.stack([w, self.a + s, self.b + np.arange(self.size) - s], axis=-1), 0.0
+
+    def predictive(self) -> tuple[np.ndarray, np.ndarray]:
+        pairs = enumerate(zip(self.w, self.s, strict=True))
+        mixed = sum(w * (self.a + s) / (self.a + self.b + r) for r, (w, s) in pairs)
+        return np.array([(1.0 - self.h) * mixed + self.h * self.a / (self.a + self.b)]), 0.0
+
+    def valid_task(self, us: list[float]) -> Any:
+        return us[0]
+
+    def in_domain(self, task: np.ndarray) -> bool:
+        return bool(np.all((task >= 0) & (task <= 1)))
+
+
 def make_belief(env_id: str, kwargs: dict[str, Any]) -> Belief:
     """The prior an accepted env was made with, read here from its documented arguments."""
     kw = {**DEFAULTS[env_id], **kwargs}
@@ -516,6 +567,9 @@ def make_belief(env_id: str, kwargs: dict[str, Any]) -> Belief:
     if env_id == "MetaCoin-v0":
         alpha, beta = np.asarray(COIN_PRIORS[prior] if isinstance(prior, str) else prior, dtype=np.float64)
         return BetaBelief([alpha], [beta], arms=False)
+    if env_id == "MetaSwitchingCoin-v0":
+        alpha, beta = np.asarray(COIN_PRIORS[prior] if isinstance(prior, str) else prior, dtype=np.float64)
+        return SwitchingBelief(alpha, beta, float(kw["hazard"]), int(kw["horizon"]))
     if env_id == "MetaDie-v0":
         return DirichletBelief(np.broadcast_to(np.asarray(prior, dtype=np.float64), (int(kw["n_outcomes"]),)))
     if env_id == "MetaGaussian-v0":
@@ -562,7 +616,7 @@ def read_outcome(env_id: str, belief: Belief, obs: np.ndarray, reward: float, ac
         return 0, float(np.argmax(faces)), 0.0
     assert obs[1] == 1.0, f"obs[1] must be 1 once an outcome was seen, got {obs[1]}"
     x32 = float(obs[0])
-    if env_id == "MetaCoin-v0":
+    if env_id in ("MetaCoin-v0", "MetaSwitchingCoin-v0"):
         return 0, x32, 0.0
     return 0, x32, F32_REL * abs(x32) + F32_ABS
 
@@ -575,7 +629,7 @@ def check_reward(env_id: str, belief: Belief, reward: float, action: Any, x: flo
     assert reward >= floor, f"reward {reward} below log_prob_floor {floor}"
     a = np.asarray(action, dtype=np.float64)
     with np.errstate(all="ignore"):
-        if env_id == "MetaCoin-v0":
+        if env_id in ("MetaCoin-v0", "MetaSwitchingCoin-v0"):
             log_prob = np.log(a[0]) if x == 1.0 else np.log1p(-a[0])
             tol = 1e-12
         elif env_id == "MetaDie-v0":

@@ -18,6 +18,7 @@ EXPECTED_IDS = {
     "MetaDie-v0",
     "MetaGaussian-v0",
     "MetaExponential-v0",
+    "MetaSwitchingCoin-v0",
 }
 
 # Non-default arguments for every id, so the checkers also see other shapes and priors.
@@ -28,6 +29,7 @@ VARIANTS = {
     "MetaDie-v0": {"n_outcomes": 5, "horizon": 4, "prior": [1, 2, 3, 4, 5]},
     "MetaGaussian-v0": {"horizon": 6, "prior": (-2.0, 0.5), "noise_std": 0.1},
     "MetaExponential-v0": {"horizon": 6, "prior": (3.0, 2.0)},
+    "MetaSwitchingCoin-v0": {"horizon": 5, "prior": "bent", "hazard": 0.3},
 }
 
 

@@ -153,7 +153,8 @@ def test_the_cells_of_the_presets_count_steps_not_seconds():
             assert cell.threads == preset["threads"]
         quick = {c.name: c for c in reproduce.cells_of(reproduce.TASKS, "rl2", 1, preset)}
         assert sorted(quick) == sorted(f"{t}-seed0" for t in ("coin-fair", "coin-bent", "die", "gaussian",
-                                                              "exponential", "bandit-2arm-rl2", "bandit-3arm-rl2",
+                                                              "exponential", "switching-coin", "bandit-2arm-rl2",
+                                                              "bandit-3arm-rl2",
                                                               "gaussian-bandit-rl2"))
     assert reproduce.PRESETS["quick"]["seeds"] == 1 and reproduce.PRESETS["full"]["seeds"] == 5
 
