@@ -216,51 +216,68 @@ def statistic_dimension(env_id: str, env_kwargs: dict[str, Any]) -> int:
     return int(np.prod(base_env(env_id, env_kwargs).model.stats_shape))
 
 
-def _interval(metric: dict[str, Any] | None) -> tuple[float, float]:
-    if not metric or metric.get("mean") is None:
-        return float("nan"), 0.0
-    return float(metric["mean"]), float(metric.get("half_width") or 0.0)
+def _seed_values(metric: dict[str, Any] | None) -> list[float]:
+    return [] if not metric else [float(v) for v in metric.get("values", [])]
+
+
+def _mean_and_seeds(ax: Any, sizes: np.ndarray, pairs: list[tuple[int, dict[str, Any]]], metric: str, colour: str,
+                    label: str, shift: float = 1.0) -> None:
+    """The mean across seeds of ``metric`` against memory size, a line, and each seed's value a dot."""
+    means = []
+    for size, (_, config) in zip(sizes, pairs, strict=True):
+        values = _seed_values(config["metrics"].get(metric))
+        ax.scatter([size * shift] * len(values), values, color=colour, s=10, alpha=0.45, linewidths=0)
+        means.append(np.mean(values) if values else np.nan)
+    ax.plot(sizes * shift, means, color=colour, marker="o", markersize=4, label=label)
 
 
 def memory_figure(folder: Path, configs: list[dict[str, Any]]) -> Path | None:
-    """Behaviour and both simulation dissimilarities against memory size (the LSTM's hidden size),
-    one panel per task whose configs differ only in it: the KL per step to the Bayes predictive
-    (predictors) or the paired Bayes gap (bandits), means across seeds with 95% t intervals, and
-    the state dissimilarity of "Bayes in agent" and "agent in Bayes"; a dashed line marks the
-    dimension of the Bayes agent's sufficient statistic (:func:`statistic_dimension`)."""
+    """Behaviour and both simulation directions against memory size (the LSTM's hidden size), one
+    column per task whose configs differ only in it, means across seeds (lines) and each seed
+    (dots): the KL per step to the Bayes predictive (predictors) or the paired Bayes gap
+    (bandits); the output dissimilarity of "agent simulates Bayes" (Bayes states mapped into the
+    agent) and "Bayes simulates agent" (the reverse); their state dissimilarities. A dotted line
+    marks the number of sufficient statistics the Bayes agent keeps (:func:`statistic_dimension`)."""
     groups = _memory_groups(configs)
     if not groups:
         return None
     plt = pyplot()
-    fig, axes = plt.subplots(1, len(groups), figsize=(4.6 * len(groups), 3.8), squeeze=False)
-    for ax, (name, pairs) in zip(axes[0], groups.items(), strict=True):
+    fig, axes = plt.subplots(3, len(groups), figsize=(4.4 * len(groups), 9.0), squeeze=False, sharex="col")
+    directions = (("bayes_in_agent", "C0", "agent simulates Bayes"), ("agent_in_bayes", "C1", "Bayes simulates agent"))
+    for column, (name, pairs) in enumerate(groups.items()):
+        top, middle, bottom = axes[:, column]
         sizes = np.array([size for size, _ in pairs], dtype=float)
         first = pairs[0][1]
         bandit = first["env_id"] in BANDIT_ENVS
-        metric = "paired_gap" if bandit else "mean_kl"
-        values = np.array([_interval(c["metrics"].get(metric)) for _, c in pairs])
-        ax.errorbar(sizes, values[:, 0], yerr=values[:, 1], color="C2", marker="o", capsize=3,
-                    label="paired Bayes gap" if bandit else "KL per step to Bayes")
+        if bandit:
+            _mean_and_seeds(top, sizes, pairs, "paired_gap", "C2", "paired Bayes gap")
+            top.axhline(0.0, color="black", linewidth=0.6)
+            top.set_ylabel("paired Bayes gap")
+        else:
+            _mean_and_seeds(top, sizes, pairs, "mean_kl", "C2", "KL per step to Bayes")
+            top.set_yscale("log")
+            top.set_ylabel("KL per step to Bayes (nats)")
+        for direction, colour, label in directions:
+            _mean_and_seeds(middle, sizes, pairs, f"{direction}_output", colour, label, 0.97)
+            _mean_and_seeds(bottom, sizes, pairs, f"{direction}_state", colour, label, 0.97)
+        middle.set_ylabel("output dissimilarity (TV)" if bandit else "output dissimilarity (KL, nats)")
         if not bandit:
-            ax.set_yscale("log")
-        ax.set_xscale("log", base=2)
-        ax.set_xticks(sizes, [str(int(s)) for s in sizes], fontsize=8)
-        ax.set_xlabel("LSTM hidden size (memory)")
-        ax.set_ylabel("paired Bayes gap" if bandit else "KL per step (nats)", color="C2")
-        twin = ax.twinx()
-        for direction, colour, label in (("bayes_in_agent", "C0", "state dissim.: Bayes in agent"),
-                                         ("agent_in_bayes", "C1", "state dissim.: agent in Bayes")):
-            dissim = np.array([_interval(c["metrics"].get(f"{direction}_state")) for _, c in pairs])
-            twin.errorbar(sizes * (1.04 if direction == "agent_in_bayes" else 0.96), dissim[:, 0], yerr=dissim[:, 1],
-                          color=colour, marker="s", markersize=4, linestyle="--", capsize=2, label=label)
-        twin.set_ylim(bottom=0.0)
-        twin.set_ylabel("state dissimilarity (0 = simulates)")
+            middle.set_yscale("log")
+        bottom.set_ylabel("state dissimilarity (0: simulates)")
+        bottom.set_ylim(bottom=0.0)
         dim = statistic_dimension(first["env_id"], first["env_kwargs"])
-        ax.axvline(dim, color="grey", linestyle=":", linewidth=1.5, label=f"Bayes statistics: {dim} numbers")
-        handles = [h for a in (ax, twin) for h in a.get_legend_handles_labels()[0]]
-        ax.legend(handles, [h.get_label() for h in handles], fontsize=7, loc="upper right")
-        ax.set_title(f"{name}, {len(first['seeds'])} seeds", fontsize=10)
-    fig.suptitle("Memory size: behaviour and simulation against the LSTM's hidden size", fontsize=10)
+        for ax in (top, middle, bottom):
+            ax.axvline(dim, color="grey", linestyle=":", linewidth=1.5,
+                       label=f"Bayes agent's statistics: {dim} numbers")
+            ax.set_xscale("log", base=2)
+            ax.grid(alpha=0.3)
+        bottom.set_xticks(sizes, [str(int(s)) for s in sizes], fontsize=8)
+        bottom.set_xlabel("LSTM hidden size (memory)")
+        top.set_title(f"{name}, {len(first['seeds'])} seeds", fontsize=10)
+        top.legend(fontsize=7)
+        middle.legend(fontsize=7)
+    fig.suptitle("Memory size: behaviour and simulation against the LSTM's hidden size (lines: mean over seeds; "
+                 "dots: seeds)", fontsize=10)
     return save_figure(fig, folder / "figures" / "memory_size.png")
 
 
@@ -515,10 +532,10 @@ def write_report(folder: Path, results: dict[str, Any], log: Callable[[str], Non
     lines += shift_lines(records, rel(figures["shifted"]) if "shifted" in figures else None)
     if "memory" in figures:
         lines += ["## Memory size", "",
-                  "Behaviour (left axis) and the state dissimilarity of both simulation directions (right axis) "
-                  "against the LSTM's hidden size; the dotted line marks how many numbers the Bayes agent's "
-                  "sufficient statistics hold. The LSTM's state is its hidden and cell vectors, twice the hidden "
-                  "size.", "", f"![memory size]({rel(figures['memory'])})", ""]
+                  "Behaviour (top), the output dissimilarity (middle) and the state dissimilarity (bottom) of "
+                  "both simulation directions against the LSTM's hidden size; the dotted line marks how many "
+                  "numbers the Bayes agent's sufficient statistics hold. The LSTM's state is its hidden and "
+                  "cell vectors, twice the hidden size.", "", f"![memory size]({rel(figures['memory'])})", ""]
     if "kl" in figures:
         lines += ["## KL per step beyond the trained horizon", "", f"![kl]({rel(figures['kl'])})", ""]
     if "step_regret" in figures:
