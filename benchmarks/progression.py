@@ -59,7 +59,7 @@ def behaviour_of(machine: Any, config: Any, episodes: int, seed: int) -> dict[st
     bandit agent ``mean_return``, ``stderr``, ``bayes_gap``, ``paired`` and ``paired_gap``."""
     from agents.bandit_eval import BANDIT_ENVS
     from agents.evaluation import bandit_summary, predictor_summary
-    from bayes.evaluate import normalised_gap
+    from benchmarks.sweep_results import paired_gap
 
     if config.env_id not in BANDIT_ENVS:
         summary = predictor_summary(machine, config, episodes, None, seed)
@@ -67,16 +67,13 @@ def behaviour_of(machine: Any, config: Any, episodes: int, seed: int) -> dict[st
                 "measure": "mean KL to Bayes (nats per step)",
                 **{k: summary[k] for k in ("mean_kl", "mean_kl_stderr", "log_loss", "bayes_log_loss")}}
     summary = bandit_summary(machine, config, episodes, None, seed, references=False)
-    paired = summary["paired"]
-    best, random = summary["bayes_optimal_return"], summary["random_return"]
-    gap = None
-    if paired["reference"] == "bayes-optimal":
-        gap = normalised_gap(-paired["mean_difference"], best, random)
+    gap, gap_stderr, _ = paired_gap(summary)  # None where the reference is not the Bayes-optimal policy
     row = {k: summary[k] for k in ("mean_return", "stderr", "bayes_gap")}
-    row.update(paired=paired, paired_gap=gap)
+    row.update(paired=summary["paired"], paired_gap=gap)
     if gap is not None:
-        return {"behaviour": gap, "behaviour_stderr": paired["stderr"] / (best - random),
+        return {"behaviour": gap, "behaviour_stderr": gap_stderr,
                 "measure": "paired Bayes gap (0: Bayes-optimal, 1: random)", **row}
+    paired = summary["paired"]
     return {"behaviour": -paired["mean_difference"], "behaviour_stderr": paired["stderr"],
             "measure": f"return below {paired['reference']} (paired)", **row}
 
