@@ -7,8 +7,8 @@ Usage::
 
 It draws ``--count`` (default 500) command lines from a numpy Generator seeded by ``--seed``
 (the same seed gives the same command lines) across every subcommand of ``meta-bayes`` (envs,
-demo, train, evaluate, simulate, reproduce, sweep, report) and a few with no valid subcommand
-at all: one of each subcommand first, then a catalogue of every kind of mistake alone (each of
+demo, train, evaluate, simulate, progression, reproduce, sweep, report) and a few with no valid
+subcommand at all: one of each subcommand first, then a catalogue of every kind of mistake alone (each of
 its values, for those that today's code may accept), in a random order, then random command
 lines of one to three mistakes. Each is something a user gets wrong: an unknown or misspelled
 flag, a missing argument, a value of the wrong type or out of range (``--seed -1``,
@@ -67,7 +67,7 @@ import numpy as np
 
 __all__ = ["SUBCOMMANDS", "Case", "Result", "generate_commands", "main", "run_fuzzer"]
 
-SUBCOMMANDS = ("envs", "demo", "train", "evaluate", "simulate", "reproduce", "sweep", "report")
+SUBCOMMANDS = ("envs", "demo", "train", "evaluate", "simulate", "progression", "reproduce", "sweep", "report")
 TOP_LEVEL = "(top-level)"  #: command lines without a valid subcommand
 ALLOWED_EXIT_CODES = (0, 1, 2, 130)
 TRACEBACK = "Traceback (most recent call last)"
@@ -597,11 +597,18 @@ EVALUATE: list[Mutation] = [
     ("--horizon < 1", HARD, _option("horizon", "--horizon", NON_POSITIVE)),
     ("--horizon not an int", HARD, _option("horizon", "--horizon", NOT_INTS)),
     ("--horizon huge", SOFT, _option("horizon", "--horizon", (str(10**9), *HUGE))),
+    ("--set not KEY=VALUE", HARD, _option("set", "--set", ("prior", "=3", "", "=", " =1"))),
+    ("--set of an unknown key", HARD, _option("set", "--set", ("n_flips=3", "render_mode=ansi", "max_episode_steps=5",
+                                                                "seed=1", "PRIOR=bent"))),
+    ("--set of a bad or space-changing value", SOFT, _option("set", "--set", (
+        "prior=-1", "prior=(0, 0)", "prior=nan", "prior=(1e308, 1e308)", "horizon=0", f"horizon={10**12}",
+        "hazard=2", "n_outcomes=4", "n_arms=7", "noise_std=-1", "prior=[[1, 1]] * 100000", "log_prob_floor=1"))),
 ]
 EVALUATE_NEUTRAL: list[Mutation] = [
     ("--episodes", NEUTRAL, _option("episodes", "--episodes", ("100", "50"))),
     ("--json", NEUTRAL, _flag("json", "--json")),
     ("--horizon", NEUTRAL, _option("horizon", "--horizon", ("5",))),
+    ("--set", NEUTRAL, _option("set", "--set", ("horizon=10",))),
 ]
 
 
@@ -618,6 +625,14 @@ SIMULATE: list[Mutation] = [
 SIMULATE_NEUTRAL: list[Mutation] = [
     ("--json", NEUTRAL, _flag("json", "--json")),
     ("--seed", NEUTRAL, _option("seed", "--seed", ("4",))),
+]
+
+
+#: every fuzzed run folder has no snapshots, so ``progression`` refuses even the valid base line
+PROGRESSION: list[Mutation] = [
+    *RUN_COMMON,
+    ("--episodes < 8", HARD, _option("episodes", "--episodes", ("7", "1", *NON_POSITIVE))),
+    ("--out", SOFT, _bad_out()),
 ]
 
 
@@ -891,6 +906,7 @@ PLANS: dict[str, tuple[Base, list[Mutation], list[Mutation], float]] = {
     "train": (_base_train, TRAIN, TRAIN_NEUTRAL, 2.0),
     "evaluate": (_base_evaluate, EVALUATE, EVALUATE_NEUTRAL, 1.3),
     "simulate": (_base_simulate, SIMULATE, SIMULATE_NEUTRAL, 1.0),
+    "progression": (_base_simulate, PROGRESSION, SIMULATE_NEUTRAL, 0.6),
     "reproduce": (_base_reproduce, REPRODUCE, REPRODUCE_NEUTRAL, 1.0),
     "sweep": (_base_sweep, SWEEP, SWEEP_NEUTRAL, 2.0),
     "report": (_base_report, REPORT, [], 0.7),

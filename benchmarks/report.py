@@ -175,14 +175,21 @@ def shift_lines(records: list[dict[str, Any]], figure: str | None) -> list[str]:
         lines += ["KL per step (nats) to Bayes under the training prior / under the evaluation prior (seed 0):", "",
                   *table, ""]
     for record, label, result in shifted:
-        train, other, tracked = _tracks(result)
-        what = "KL per step" if "mean_kl" in result else "|return difference|"
-        verdict = ("tracks Bayes under its training prior, as the seed expects" if tracked == "training"
+        _, _, tracked = _tracks(result)
+        refs = result["bayes_references"]
+        if "mean_kl" in result:
+            figures = (f"KL per step {refs['training']['mean_kl']:.5f} to Bayes under its training prior, "
+                       f"{refs['evaluation']['mean_kl']:.5f} under the shifted prior")
+        else:
+            figures = "; ".join(
+                f"its return minus that of {refs[name]['policy']} under the {what} prior "
+                f"{refs[name]['difference']:+.4f} ± {refs[name]['stderr']:.4f}"
+                for name, what in (("training", "training"), ("evaluation", "shifted")))
+        verdict = ("is closer to Bayes under its training prior, as the seed expects" if tracked == "training"
                    else "is closer to Bayes under the shifted prior than under its training prior, against the "
                         "seed's expectation")
         lines.append(f"- {_label(record)} (seed {record['seed']}) on {label} "
-                     f"(`{json.dumps(result['settings'])}`): {what} {train:.5f} to Bayes under its training prior, "
-                     f"{other:.5f} under the shifted prior: it {verdict}.")
+                     f"(`{json.dumps(result['settings'])}`): {figures}: it {verdict}.")
     if figure is not None:
         lines += ["", f"![shifted priors]({figure})"]
     return [*lines, ""]

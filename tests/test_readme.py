@@ -42,7 +42,8 @@ def test_the_docs_site_shows_the_readmes_result_tables():
     they cannot drift (the page also holds the full study's tables, which the README links)."""
 
     def rows(text):
-        return [line for line in text.splitlines() if re.match(r"\| (coin|die|gaussian|exponential|bandit)", line)]
+        task = r"\| (coin|die|gaussian|exponential|switching|bandit)"
+        return [line for line in text.splitlines() if re.match(task, line)]
 
     readme = rows(README)
     assert len(readme) >= 10
