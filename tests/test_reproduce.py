@@ -115,7 +115,8 @@ def test_incompatible_folders_and_a_full_disk(tmp_path, monkeypatch, capsys):
 @pytest.mark.slow
 def test_algo_both_trains_each_bandit_task_with_both_trainers_side_by_side(tmp_path):
     out = tmp_path / "study"
-    cells = reproduce.cells_of(reproduce.TASKS[4:6], "both", 2, reproduce.PRESETS["quick"])
+    tasks = [t for t in reproduce.TASKS if t.name in ("exponential", "bandit-2arm")]
+    cells = reproduce.cells_of(tasks, "both", 2, reproduce.PRESETS["quick"])
     assert [c.name for c in cells] == ["exponential-seed0", "exponential-seed1", "bandit-2arm-rl2-seed0",
                                        "bandit-2arm-rl2-seed1", "bandit-2arm-recurrent-ppo-seed0",
                                        "bandit-2arm-recurrent-ppo-seed1"]
