@@ -177,3 +177,57 @@ def test_a_dp_that_does_not_fit_names_the_largest_horizon():
         dp.q_values(np.array([[3, 2]]), np.array([[0, 0]]))  # 5 pulls made: no decision left
     with pytest.raises(ValueError, match="integer"):
         dp.value(np.array([[0.5, 0]]), np.array([[0, 0]]))
+
+
+# ------------------------------------------- many arms: multiset keys, bounded by memory alone
+
+
+def memoised_sorted_value(n_arms, horizon, a=1.0, b=1.0):
+    """A plain memoised DP over sorted tuples of (successes, failures): a second implementation,
+    exchangeable arms merged by sorting, nothing shared with bayes.bandits.dp."""
+
+    @cache
+    def value(state):
+        if sum(s + f for s, f in state) == horizon:
+            return 0.0
+        best = 0.0
+        for k, (s, f) in enumerate(state):
+            p = (a + s) / (a + b + s + f)
+            win = tuple(sorted((*state[:k], (s + 1, f), *state[k + 1 :])))
+            lose = tuple(sorted((*state[:k], (s, f + 1), *state[k + 1 :])))
+            best = max(best, p * (1.0 + value(win)) + (1.0 - p) * value(lose))
+        return best
+
+    return value(tuple((0, 0) for _ in range(n_arms)))
+
+
+def test_the_multiset_count_is_the_number_of_states_the_table_holds():
+    for n_arms, horizon in ((3, 6), (5, 4), (7, 5), (12, 4)):
+        table = _LayeredTable(horizon, np.ones((n_arms, 2)), solve=False)
+        assert sum(len(keys) for keys in table.keys) == _LayeredTable.count_multisets(n_arms, horizon)
+        ordered = _LayeredTable(horizon, np.ones((n_arms, 2)), merge_permutations=False, solve=False)
+        assert sum(len(keys) for keys in ordered.keys) == _LayeredTable.count_states(n_arms, horizon)
+
+
+@pytest.mark.parametrize(("n_arms", "horizon"), [(3, 8), (4, 7), (6, 6), (9, 5)])
+def test_many_arms_agree_with_a_memoised_dp_over_sorted_counts(n_arms, horizon):
+    assert bayes_optimal_value(n_arms, horizon) == pytest.approx(memoised_sorted_value(n_arms, horizon), abs=1e-12)
+
+
+def test_more_arms_than_pulls_are_worth_as_much_as_one_fresh_arm_per_pull():
+    """With K >= T arms at most T are ever pulled and the unpulled ones are alike: V(K, T) = V(T, T).
+    Keys keep only min(K, T) digits, so 50 arms at 10 pulls (once 'too many states to index') solve
+    in a blink, and so do 10 arms at 12 pulls (10-digit keys past 2^62 in the old base-A numbering)."""
+    ten = bayes_optimal_value(10, 10)
+    assert ten == pytest.approx(memoised_sorted_value(10, 10), abs=1e-12)
+    for n_arms in (11, 25, 50):
+        assert bayes_optimal_value(n_arms, 10) == pytest.approx(ten, abs=1e-12)
+    assert BernoulliBanditDP(10, 12).root_value > bayes_optimal_value(9, 12) > bayes_optimal_value(8, 12)
+    policy = BayesOptimalPolicy(50, 10)
+    state = policy.initial_state(3)
+    obs = np.zeros((3, 52))
+    state, probs = policy.step(state, obs)
+    np.testing.assert_allclose(probs, 1 / 50)  # before any pull every arm is as good as another
+    obs[:, 7], obs[:, 50], obs[:, 51] = 1.0, 1.0, 0.1  # arm 7 paid 1: pull it again
+    state, probs = policy.step(state, obs)
+    assert np.all(probs[:, 7] == 1.0)
