@@ -120,8 +120,9 @@ class _LayeredTable:
     decreasing order, so states that differ by a permutation of the arms share one key. After
     ``t`` pulls at most ``t`` arms have been pulled, so only the first ``L = min(K, horizon)``
     entries of a sorted row can be non-zero and the key keeps those alone (50 arms at 10 pulls:
-    10 digits). A key is the row's digits as big-endian unsigned integers, viewed as one
-    fixed-width byte string (``numpy.void``): byte order is the rows' lexicographic order, so
+    10 digits). A key is the number with those digits in base ``A`` (the count of arm states)
+    where that fits in 63 bits, else the row's digits as big-endian unsigned integers viewed as
+    one fixed-width byte string (``numpy.void``): byte order is the rows' lexicographic order, so
     ``numpy.unique`` and ``searchsorted`` work on keys of any width, and no key overflows. Only
     memory bounds the table (:meth:`BernoulliBanditDP.table_bytes` counts its states before
     anything is allocated).
@@ -136,6 +137,9 @@ class _LayeredTable:
         n = np.arange(horizon + 1)
         self.base = (horizon + 1) * (horizon + 2) // 2
         self.digit = np.dtype(">u2" if self.base <= 2**16 else ">u4")
+        # a key that fits in 63 bits is the number with the row's digits in base A (faster to sort)
+        self.int_keys = self.base**self.width < 2**62
+        self.powers = self.base ** np.arange(self.width - 1, -1, -1, dtype=np.int64) if self.int_keys else None
         self.key_dtype = np.dtype((np.void, self.width * self.digit.itemsize))
         # arm state index -> successes, failures
         self.arm_s = np.concatenate([np.arange(k + 1) for k in n])
@@ -155,12 +159,17 @@ class _LayeredTable:
         """Keys ``(M,)`` of belief states given as arm indices ``(M, K)``."""
         if self.symmetric:
             arms = -np.sort(-arms, axis=1)[:, : self.width]  # decreasing: the pulled arms first
+        if self.powers is not None:
+            return arms @ self.powers
         digits = np.ascontiguousarray(arms, dtype=self.digit)
         return digits.view(self.key_dtype).reshape(-1)
 
     def _decode(self, keys: np.ndarray) -> np.ndarray:
         """Arm indices ``(M, K)`` of keys ``(M,)`` (a sorted row, padded with never-pulled arms)."""
-        digits = np.ascontiguousarray(keys).view(self.digit).reshape(len(keys), self.width).astype(np.int64)
+        if self.powers is not None:
+            digits = (keys[:, None] // self.powers) % self.base
+        else:
+            digits = np.ascontiguousarray(keys).view(self.digit).reshape(len(keys), self.width).astype(np.int64)
         if self.width == self.n_arms:
             return digits
         return np.concatenate([digits, np.zeros((len(keys), self.n_arms - self.width), dtype=np.int64)], axis=1)
@@ -305,9 +314,10 @@ class BernoulliBanditDP:
         problem costs nothing."""
         if n_arms == 2:
             return 8 * _two_arm_total(horizon)
-        digit = 2 if (horizon + 1) * (horizon + 2) // 2 <= 2**16 else 4
+        base = (horizon + 1) * (horizon + 2) // 2
         width = min(n_arms, horizon) if symmetric else n_arms
-        per_state = digit * width + 8 + 8 * n_arms
+        key = 8 if base**width < 2**62 else (2 if base <= 2**16 else 4) * width  # as _LayeredTable keys them
+        per_state = key + 8 + 8 * n_arms
         ordered = _LayeredTable.count_states(n_arms, horizon)
         if not symmetric:
             return float(ordered * per_state)
