@@ -41,8 +41,14 @@ class RecurrentMachine(ABC):
     predictive parameters). ``step`` is pure and runs without gradients.
     """
 
-    def __init__(self, parts: int, num_layers: int, hidden_size: int) -> None:
+    #: where the network runs: ``step`` sends the state and the observations there and brings the
+    #: next state and the output back to the CPU as numpy arrays
+    device: torch.device = torch.device("cpu")
+
+    def __init__(self, parts: int, num_layers: int, hidden_size: int, device: torch.device | None = None) -> None:
         self.parts, self.num_layers, self.hidden_size = parts, num_layers, hidden_size
+        if device is not None:
+            self.device = device
 
     @property
     def state_size(self) -> int:
@@ -62,8 +68,8 @@ class RecurrentMachine(ABC):
         state = np.asarray(state)
         if state.ndim != 2 or state.shape[1] != self.state_size:
             raise ValueError(f"state must have shape (B, {self.state_size}), got {state.shape}")
-        obs = torch.as_tensor(np.asarray(observation, dtype=np.float32))
-        parts = unflatten_state(torch.as_tensor(state, dtype=torch.float32), self.parts, self.num_layers,
-                                self.hidden_size)
+        obs = torch.as_tensor(np.asarray(observation, dtype=np.float32), device=self.device)
+        parts = unflatten_state(torch.as_tensor(state, dtype=torch.float32, device=self.device), self.parts,
+                                self.num_layers, self.hidden_size)
         parts, output = self.forward(obs, parts)
-        return flatten_state(parts).double().numpy(), output.double().numpy()
+        return flatten_state(parts).double().cpu().numpy(), output.double().cpu().numpy()

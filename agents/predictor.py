@@ -50,6 +50,7 @@ import numpy as np
 import torch
 from torch import nn
 
+from agents.devices import to_device
 from agents.machines import RecurrentMachine
 from agents.runs import load_run_folder
 from agents.training import TORCH_RNG, Session, TrainerConfig, linear_schedule, predictor_evaluator, run_loop
@@ -205,7 +206,7 @@ class PredictorMachine(RecurrentMachine):
     """
 
     def __init__(self, network: LSTMPredictor) -> None:
-        super().__init__(2, 1, network.hidden_size)
+        super().__init__(2, 1, network.hidden_size, next(network.parameters()).device)
         self.network = network.eval()
 
     def forward(self, obs: torch.Tensor, state: tuple[torch.Tensor, ...]) -> tuple[tuple[torch.Tensor, ...], Any]:
@@ -242,7 +243,7 @@ def train_predictor(config: PredictorConfig, out_dir: str | os.PathLike[str], re
         model, horizon = env.model, env.horizon
         torch.manual_seed(config.seed)
         rng = np.random.default_rng(config.seed)
-        network = LSTMPredictor(model, config.hidden_size, config.use_time_input)
+        network = LSTMPredictor(model, config.hidden_size, config.use_time_input).to(session.device)
         optimizer = torch.optim.Adam(network.parameters(), lr=config.learning_rate)
 
         session.resume({"network": network, "optimizer": optimizer, "rng": rng, "torch_rng": TORCH_RNG}, resume)
@@ -255,8 +256,8 @@ def train_predictor(config: PredictorConfig, out_dir: str | os.PathLike[str], re
                     group["lr"] = linear_schedule(config.learning_rate, config.learning_rate_final, 1.0, config.steps,
                                                   session.progress)
             obs, x = _batch(model, horizon, config.batch_size, rng)
-            raw, _ = network(torch.from_numpy(obs))
-            loss = -network.log_prob(raw, torch.from_numpy(x)).mean()
+            raw, _ = network(to_device(obs, session.device))
+            loss = -network.log_prob(raw, to_device(x, session.device)).mean()
             loss_value[0] = float(loss.detach())
             optimizer.zero_grad()
             loss.backward()

@@ -138,16 +138,17 @@ class RecurrentPPOMachine(RecurrentMachine):
     """
 
     def __init__(self, policy: Any) -> None:
-        super().__init__(2, policy.lstm_actor.num_layers, policy.lstm_actor.hidden_size)
+        super().__init__(2, policy.lstm_actor.num_layers, policy.lstm_actor.hidden_size, policy.device)
         self.policy = policy
         self.policy.set_training_mode(False)
 
     def forward(self, obs: torch.Tensor, state: tuple[torch.Tensor, ...]) -> tuple[tuple[torch.Tensor, ...], Any]:
-        dist, parts = self.policy.get_distribution(obs, state, torch.zeros(len(obs)))
+        dist, parts = self.policy.get_distribution(obs, state, torch.zeros(len(obs), device=obs.device))
         return parts, dist.distribution.probs
 
 
-def build_model(config: RecurrentPPOConfig, venv: Any = None, tensorboard_log: str | None = None) -> RecurrentPPO:
+def build_model(config: RecurrentPPOConfig, venv: Any = None, tensorboard_log: str | None = None,
+                device: torch.device | str = "cpu") -> RecurrentPPO:
     """A fresh RecurrentPPO for ``config`` on a :class:`NativeVecEnv` (or the given ``venv``)."""
     config.validate()
     horizon = base_env(config.env_id, config.env_kwargs).horizon
@@ -169,7 +170,7 @@ def build_model(config: RecurrentPPOConfig, venv: Any = None, tensorboard_log: s
         "MlpLstmPolicy", venv, learning_rate=learning_rate, n_steps=n_steps, batch_size=config.batch_size,
         n_epochs=config.n_epochs, gamma=config.gamma, gae_lambda=config.gae_lambda, clip_range=config.clip_range,
         ent_coef=config.ent_coef, vf_coef=config.vf_coef, max_grad_norm=config.max_grad_norm,
-        policy_kwargs=policy_kwargs, tensorboard_log=tensorboard_log, seed=config.seed, device="cpu", verbose=0,
+        policy_kwargs=policy_kwargs, tensorboard_log=tensorboard_log, seed=config.seed, device=device, verbose=0,
     )
 
 
@@ -252,7 +253,7 @@ def train_recurrent_ppo(config: RecurrentPPOConfig, out_dir: str | os.PathLike[s
     """
     with Session(config, out_dir, log) as session:
         torch.manual_seed(config.seed)
-        model = build_model(config, tensorboard_log=str(session.out / "tb"))
+        model = build_model(config, tensorboard_log=str(session.out / "tb"), device=session.device)
 
         def after_restore(saved: dict[str, Any]) -> None:
             model.num_timesteps = int(saved["timesteps"])

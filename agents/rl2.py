@@ -63,6 +63,7 @@ from torch import nn
 
 from agents.bandit_eval import base_env
 from agents.belief import belief_features, belief_size
+from agents.devices import CPU, to_device
 from agents.machines import RecurrentMachine, flatten_state, unflatten_state
 from agents.runs import load_run_folder
 from agents.training import ActorCriticConfig, Session, bandit_evaluator, run_loop
@@ -240,7 +241,7 @@ class RL2Machine(RecurrentMachine):
     """
 
     def __init__(self, network: RecurrentActorCritic) -> None:
-        super().__init__(network.parts, network.num_layers, network.hidden_size)
+        super().__init__(network.parts, network.num_layers, network.hidden_size, next(network.parameters()).device)
         self.network = network
 
     def forward(self, obs: torch.Tensor, state: tuple[torch.Tensor, ...]) -> tuple[tuple[torch.Tensor, ...], Any]:
@@ -286,12 +287,15 @@ class _Batch:
     beliefs: torch.Tensor | None = None
 
 
-def _rollout(network: RecurrentActorCritic, env: Any, seed: int, generator: torch.Generator, grad: bool) -> _Batch:
+def _rollout(network: RecurrentActorCritic, env: Any, seed: int, generator: torch.Generator, grad: bool,
+             device: torch.device = CPU) -> _Batch:
     """Step ``env``'s ``num_envs`` episodes from reset (seeded with ``seed``) to their end.
 
     Per step only the core and the policy head run; the value head runs once, over all steps.
     With the belief critic the posterior of ``info`` is turned into features at every step;
-    the policy never reads them.
+    the policy never reads them. The env steps in numpy on the CPU; on another ``device`` each
+    step's observations go there through pinned memory (:func:`agents.devices.to_device`) and the
+    actions are sampled on the CPU from ``generator``, so every device draws the same uniforms.
     """
     obs_np, info = env.reset(seed=seed)
     obs, outs, logits, actions, rewards, beliefs = [], [], [], [], [], []
@@ -300,20 +304,20 @@ def _rollout(network: RecurrentActorCritic, env: Any, seed: int, generator: torc
         for t in range(env.horizon):
             if network.belief_size:
                 beliefs.append(belief_features(env.model, info["posterior"], t, env.horizon))
-            x = torch.from_numpy(obs_np)
+            x = to_device(obs_np, device)
             out, state = network.core(x[None], state)
             step_logits = network.policy_head(out[0])
-            action = sample_actions(torch.softmax(step_logits.detach(), dim=-1), generator)
+            action = sample_actions(torch.softmax(step_logits.detach(), dim=-1).cpu(), generator)
             obs_np, reward, _, _, info = env.step(action.numpy())
             obs.append(x)
             outs.append(out[0])
             logits.append(step_logits)
             actions.append(action)
             rewards.append(reward)
-        features = torch.from_numpy(np.stack(beliefs)) if beliefs else None
+        features = to_device(np.stack(beliefs), device) if beliefs else None
         values = network.values(torch.stack(outs), features)
-    return _Batch(torch.stack(obs), torch.stack(actions), torch.from_numpy(np.stack(rewards).astype(np.float32)),
-                  torch.stack(logits), values, features)
+    return _Batch(torch.stack(obs), torch.stack(actions).to(device),
+                  to_device(np.stack(rewards).astype(np.float32), device), torch.stack(logits), values, features)
 
 
 def _targets(batch: _Batch, config: RL2Config) -> tuple[torch.Tensor, torch.Tensor]:
@@ -378,6 +382,7 @@ def _update(network: RecurrentActorCritic, optimizer: torch.optim.Optimizer, bat
     for _ in range(config.n_epochs):
         order = torch.randperm(batch.obs.shape[1], generator=generator)
         for rows in order.chunk(config.minibatches):
+            rows = rows.to(batch.obs.device)
             logits, values, _ = network(batch.obs[:, rows], None,
                                         None if batch.beliefs is None else batch.beliefs[:, rows])
             loss, stats = loss_of(logits, values, rows)
@@ -396,7 +401,7 @@ def train_rl2(config: RL2Config, out_dir: str | os.PathLike[str], resume: bool =
     checkpoint; its ``timesteps`` budget may be raised, which stretches the schedules.
     """
     with Session(config, out_dir, log) as session:
-        network = build_network(config)
+        network = build_network(config).to(session.device)  # the same initial weights on every device
         optimizer = torch.optim.Adam(network.parameters(), lr=config.learning_rate, eps=1e-5)
         rng = np.random.default_rng(config.seed)  # the env's episodes: one reset seed per batch
         generator = torch.Generator().manual_seed(config.seed)  # the actions (and ppo's minibatches)
@@ -411,7 +416,8 @@ def train_rl2(config: RL2Config, out_dir: str | os.PathLike[str], resume: bool =
             lr, ent_coef = config.schedule(session.progress)
             for group in optimizer.param_groups:
                 group["lr"] = lr
-            episodes = _rollout(network, env, int(rng.integers(2**63)), generator, grad=config.update == "a2c")
+            episodes = _rollout(network, env, int(rng.integers(2**63)), generator, grad=config.update == "a2c",
+                                device=session.device)
             losses = _update(network, optimizer, episodes, config, ent_coef, generator)
             mean_return = float(episodes.rewards.sum(0).mean())
             session.scalars({**{f"train/{k}": v for k, v in losses.items()}, "train/learning_rate": lr,

@@ -158,7 +158,7 @@ def load_checkpoint(path: Path, config: Any) -> dict[str, Any]:
     import torch
 
     try:
-        saved = torch.load(path, weights_only=True)
+        saved = torch.load(path, weights_only=True, map_location="cpu")  # onto any device after
     except _READ_ERRORS as exc:
         raise ValueError(f"{path} is corrupt: {_read_failure(path, exc)}; {REMEDY}") from None
     if not isinstance(saved, dict):

@@ -67,6 +67,7 @@ from pathlib import Path
 from typing import Any, ClassVar
 
 from agents.bandit_eval import BANDIT_ENVS
+from agents.devices import DEVICES, resolve_device
 from agents.runs import (
     REMEDY,
     SNAPSHOTS,
@@ -148,6 +149,9 @@ class TrainerConfig:
     eval_every: int = 1  #: progress (env steps, or gradient steps) between evaluations and checkpoints
     eval_episodes: int = 1000
     max_seconds: float | None = None  #: stop (with a checkpoint) once training has taken this long
+    #: where the network trains (:mod:`agents.devices`): cpu (the same numbers on every machine),
+    #: cuda, or auto (CUDA where torch sees one); checked when training starts, so runs load anywhere
+    device: str = "cpu"
     #: keep this many snapshots of the weights, log-spaced over training (0: none; see the module docstring)
     snapshots: int = 0
 
@@ -166,6 +170,8 @@ class TrainerConfig:
         if self.max_seconds is not None:
             check_number(self.max_seconds, "max_seconds", 0.0)
         check_int(self.snapshots, "snapshots", 0)
+        if self.device not in DEVICES:
+            raise ValueError(f"device must be one of {DEVICES}, got {self.device!r}")
         self.check_shared()
         for name, choices in self.CHOICES.items():
             if getattr(self, name) not in choices:
@@ -572,7 +578,8 @@ class Session:
                  unit: str = "env steps", key: str = "timesteps") -> None:
         self.config, self.log, self.unit, self.key = config, log, unit, key
         check_threads(config)
-        self.out: Path = prepare_run(config, out_dir, config.RESUMABLE)
+        self.device = resolve_device(config.device)  # cuda where torch sees none: refused before any work
+        self.out: Path = prepare_run(config, out_dir, (*config.RESUMABLE, "device"))
         self.checkpoint = self.out / "checkpoint.pt"
         self.progress, self.history, self.seconds_before = 0, [], 0.0
         self.tracked: dict[str, Any] = {}

@@ -142,6 +142,9 @@ def build_parser() -> argparse.ArgumentParser:
     train.add_argument("--timesteps", type=_count(1), default=None,
                        help="env steps (predictions) to train on; default: the preset's own budget")
     train.add_argument("--seed", type=_SEED, default=0)
+    train.add_argument("--device", choices=("cpu", "cuda", "auto"), default=None,
+                       help="where the network trains: cpu (the default: the same numbers on every machine), "
+                            "cuda, or auto (CUDA where torch sees one); the envs step on the CPU either way")
     train.add_argument("--out", required=True, help="the run's folder (config, checkpoint, TensorBoard logs)")
     train.add_argument("--set", dest="settings", action="append", default=[], metavar="KEY=VALUE",
                        help="an environment argument, as for demo")
@@ -213,13 +216,18 @@ def _train(args: argparse.Namespace, progress: bool) -> None:
     if args.seed < 0:
         raise ValueError(f"--seed must be >= 0, got {args.seed}")
     hyperparameters = _parse_set(args.hyperparameters, "--hp")
-    fixed = sorted(set(hyperparameters) & {"env_id", "env_kwargs", "algo", "seed", "timesteps", "snapshots"})
+    fixed = sorted(set(hyperparameters) & {"env_id", "env_kwargs", "algo", "seed", "timesteps", "snapshots",
+                                           "device"})
     if fixed:
         raise ValueError(f"--hp cannot set {fixed}: use the argument of the same name (--set for env_kwargs)")
     if args.algo == "supervised" and hyperparameters:
         raise ValueError(f"--hp applies to recurrent-ppo and rl2, not to supervised (got {sorted(hyperparameters)})")
     if args.snapshots is not None:
         hyperparameters["snapshots"] = args.snapshots
+    if args.device is not None:
+        from agents.devices import check_device
+
+        hyperparameters["device"] = check_device(args.device, "--device")  # cuda without CUDA: refused now
     config = training_config(args.algo, args.env_id, _parse_set(args.settings), args.seed, args.preset,
                              args.timesteps, hyperparameters, flag="--algo")
     result = train(config, args.out, progress_bar=progress, log=_log)

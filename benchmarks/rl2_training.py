@@ -7,6 +7,8 @@ Usage::
     python -m benchmarks.rl2_training --part quality --cases bandit-2arm --out runs/rl2-bench
     python -m benchmarks.rl2_training --part curve --cases bandit-2arm --critics core belief --seeds 0 1 2
     python -m benchmarks.rl2_training --json
+    python -m benchmarks.rl2_training --device cuda --part throughput   # the GPU beside the 2-core CPU
+    python -m benchmarks.rl2_training --device cuda --part quality --cases bandit-2arm   # time to the Bayes level
 
 Parts, with their targets:
 
@@ -16,7 +18,9 @@ Parts, with their targets:
   (:data:`agents.rl2.PRESETS`, LSTM of 64 units, the same heads), and the rl2 trainer with the
   ``a2c`` update (one gradient step per batch, on the rollout's own graph). The rl2 figures
   are of :func:`agents.rl2.train_rl2` itself, TensorBoard logging included. Targets: at least
-  200,000 env steps/s, and at least 50 times the RecurrentPPO preset.
+  200,000 env steps/s, and at least 50 times the RecurrentPPO preset. With ``--device cuda``
+  (or ``auto`` on a machine with CUDA) the rl2 preset also trains on the device, the same
+  network, and its env steps per second are set beside the CPU's; target: at least 10 times.
 - ``quality``: for each case of :data:`CASES`, the env's rl2 preset trained for its own budget
   (a finished run in ``--out`` is reused, an unfinished one resumed), then evaluated exactly as
   ``meta-bayes evaluate DIR --json`` does (20,000 episodes, paired with the Bayes-optimal policy
@@ -52,10 +56,12 @@ import torch
 
 import meta_envs
 from agents.bandit_eval import evaluate_bandit_agent
+from agents.devices import DEVICES, check_device, resolve_device
 from agents.rl2 import preset_config, train_rl2
 
 ENV_ID = "MetaBandit-v0"
 TARGETS = {"steps_per_second": 200_000, "ratio": 50.0}
+DEVICE_RATIO = 10.0  #: the accelerator's rl2 env steps per second over the CPU's, same network
 
 
 @dataclass(frozen=True)
@@ -100,7 +106,7 @@ def _rl2_rate(seconds: float, threads: int, **overrides: Any) -> float:
     return (n1 - n0) / (t1 - t0)
 
 
-def throughput(seconds: float, threads: int) -> dict[str, Any]:
+def throughput(seconds: float, threads: int, device: str = "cpu") -> dict[str, Any]:
     from agents.recurrent_ppo import build_model
     from agents.recurrent_ppo import preset_config as rppo_config
     from benchmarks.recurrent_ppo_training import sb3_steps_per_second
@@ -110,9 +116,14 @@ def throughput(seconds: float, threads: int) -> dict[str, Any]:
     rppo_rate = sb3_steps_per_second(build_model(rppo), seconds)
     rl2_rate = _rl2_rate(seconds, threads)
     a2c_rate = _rl2_rate(seconds, threads, update="a2c")
-    return {"recurrent_ppo_steps_per_second": rppo_rate, "rl2_steps_per_second": rl2_rate,
-            "rl2_a2c_steps_per_second": a2c_rate, "ratio": rl2_rate / rppo_rate, "a2c_ratio": a2c_rate / rppo_rate,
-            "lstm_hidden_size": rppo.lstm_hidden_size, "threads": threads, "seconds": seconds}
+    result = {"recurrent_ppo_steps_per_second": rppo_rate, "rl2_steps_per_second": rl2_rate,
+              "rl2_a2c_steps_per_second": a2c_rate, "ratio": rl2_rate / rppo_rate, "a2c_ratio": a2c_rate / rppo_rate,
+              "lstm_hidden_size": rppo.lstm_hidden_size, "threads": threads, "seconds": seconds}
+    if resolve_device(device).type != "cpu":  # the same network on the accelerator, beside the CPU's rate
+        device_rate = _rl2_rate(seconds, threads, device=device)
+        result.update(device=str(resolve_device(device)), rl2_device_steps_per_second=device_rate,
+                      device_ratio=device_rate / rl2_rate)
+    return result
 
 
 # ---------------------------------------------------------------------------- quality
@@ -134,13 +145,14 @@ def _gaussian_pairs(run_dir: Path, episodes: int, seed: int) -> dict[str, Any]:
             "pairs": gaussian_references(agent, config, episodes, seed)}
 
 
-def quality(cases: Sequence[Case], out: str, episodes: int, seed: int, echo: bool = True) -> list[dict[str, Any]]:
+def quality(cases: Sequence[Case], out: str, episodes: int, seed: int, echo: bool = True,
+            device: str = "cpu") -> list[dict[str, Any]]:
     from agents.evaluation import evaluate_run
 
     rows = []
     for case in cases:
         folder = Path(out) / case.name
-        config = preset_config(case.env_id, case.env_id, case.env_kwargs, seed=0, **case.overrides)
+        config = preset_config(case.env_id, case.env_id, case.env_kwargs, seed=0, device=device, **case.overrides)
         log(f"== {case.name}: {case.env_id} {case.env_kwargs or ''}, {config.timesteps:,} env steps")
         trained = train_rl2(config, folder, log=lambda m: log(f"   {m}"))
         summary = evaluate_run(folder, episodes, None, seed)
@@ -218,6 +230,8 @@ def _verdicts(report: dict[str, Any]) -> list[bool]:
     if "throughput" in report:
         t = report["throughput"]
         out += [t["rl2_steps_per_second"] >= TARGETS["steps_per_second"], t["ratio"] >= TARGETS["ratio"]]
+        if "device_ratio" in t:
+            out.append(t["device_ratio"] >= DEVICE_RATIO)
     for row in report.get("quality", []):
         met = _gap_met(row)
         out += [] if met is None else [met]
@@ -260,12 +274,19 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--out", default="runs/rl2-benchmark")
     parser.add_argument("--episodes", type=int, default=20_000)
     parser.add_argument("--seed", type=int, default=0, help="seed of the evaluation episodes")
+    parser.add_argument("--device", choices=DEVICES, default="cpu",
+                        help="where rl2 trains (throughput: beside the CPU; quality: the runs themselves)")
     parser.add_argument("--json", action="store_true")
     args = parser.parse_args(argv)
+    try:
+        check_device(args.device, "--device")
+    except ValueError as exc:
+        print(f"rl2_training: error: {exc}", file=sys.stderr)
+        return 2
     gym.register_envs(meta_envs)
     report: dict[str, Any] = {"targets": TARGETS}
     if args.part in ("all", "throughput"):
-        t = report["throughput"] = throughput(args.seconds, args.threads)
+        t = report["throughput"] = throughput(args.seconds, args.threads, args.device)
         if not args.json:
             rate, ratio = t["rl2_steps_per_second"], t["ratio"]
             print(f"training throughput ({t['threads']} threads, {t['seconds']:.0f} s each, LSTM of "
@@ -274,9 +295,14 @@ def main(argv: Sequence[str] | None = None) -> int:
                   f"{t['rl2_a2c_steps_per_second']:,.0f} env steps/s = {t['a2c_ratio']:.1f}x (targets >= "
                   f"{TARGETS['steps_per_second']:,} env steps/s: {'met' if rate >= 200_000 else 'MISSED'}; >= "
                   f"{TARGETS['ratio']:.0f}x: {'met' if ratio >= TARGETS['ratio'] else 'MISSED'})", flush=True)
+            if "device" in t:
+                print(f"rl2 preset on {t['device']}: {t['rl2_device_steps_per_second']:,.0f} env steps/s = "
+                      f"{t['device_ratio']:.1f}x the CPU's (target >= {DEVICE_RATIO:.0f}x: "
+                      f"{'met' if t['device_ratio'] >= DEVICE_RATIO else 'MISSED'})", flush=True)
     if args.part in ("all", "quality"):
         cases = [c for c in CASES if c.name in args.cases]
-        report["quality"] = quality(cases, args.out, args.episodes, args.seed, echo=not args.json)
+        report["quality"] = quality(cases, args.out, args.episodes, args.seed, echo=not args.json,
+                                    device=args.device)
     if args.part == "curve":
         cases = [c for c in CASES if c.name in args.cases]
         report["curve"] = curve(cases, args.critics, args.seeds, args.timesteps, args.eval_every, args.threads,
