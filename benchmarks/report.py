@@ -93,13 +93,12 @@ def _shifted(records: list[dict[str, Any]]) -> list[tuple[dict[str, Any], str, d
             if isinstance(result, dict) and "bayes_references" in result]
 
 
-def _tracks(result: dict[str, Any]) -> tuple[float, float, str]:
-    """How far the agent is from Bayes under the training and under the evaluation prior (KL per
-    step for predictors, the absolute paired return difference for bandits), and which it tracks."""
+def _tracks(result: dict[str, Any]) -> str:
+    """Which Bayes agent, ``"training"`` or ``"evaluation"``, the agent is closer to: by KL per step
+    for predictors, by the absolute paired return difference for bandits."""
     refs = result["bayes_references"]
     key = "mean_kl" if "mean_kl" in refs["training"] else "difference"
-    train, shifted = abs(refs["training"][key]), abs(refs["evaluation"][key])
-    return train, shifted, "training" if train < shifted else "evaluation"
+    return "training" if abs(refs["training"][key]) < abs(refs["evaluation"][key]) else "evaluation"
 
 
 def shift_figure(folder: Path, records: list[dict[str, Any]]) -> Path | None:
@@ -175,7 +174,7 @@ def shift_lines(records: list[dict[str, Any]], figure: str | None) -> list[str]:
         lines += ["KL per step (nats) to Bayes under the training prior / under the evaluation prior (seed 0):", "",
                   *table, ""]
     for record, label, result in shifted:
-        _, _, tracked = _tracks(result)
+        tracked = _tracks(result)
         refs = result["bayes_references"]
         if "mean_kl" in result:
             figures = (f"KL per step {refs['training']['mean_kl']:.5f} to Bayes under its training prior, "
