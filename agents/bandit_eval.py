@@ -19,11 +19,15 @@ from bayes.models import NormalKnownNoise
 from bayes.validation import check_int
 from meta_envs.catalog import check_env_kwargs
 
-__all__ = ["BANDIT_ENVS", "EVAL_SEED", "bandit_evaluation_kwargs", "base_env", "evaluate_bandit_agent",
-           "reference_policy"]
+__all__ = ["BANDIT_ENVS", "EVAL_SEED", "REFERENCES", "bandit_evaluation_kwargs", "base_env", "evaluate_bandit_agent",
+           "reference_evaluation", "reference_policy"]
 
 BANDIT_ENVS = ("MetaBandit-v0", "MetaGaussianBandit-v0")
 EVAL_SEED = 1_000_003  #: seed of the training-time evaluation episodes (plus the run's seed)
+#: What an agent is paired with (:func:`reference_evaluation`): ``default``, the Bayes-optimal
+#: policy where its DP fits, else Thompson sampling; ``best``, the Bayes-optimal policy where its
+#: DP fits, else the best of the index policies on the same episodes (Bernoulli arms).
+REFERENCES = ("default", "best")
 
 
 def base_env(env_id: str, env_kwargs: dict[str, Any]) -> Any:
@@ -65,3 +69,34 @@ def evaluate_bandit_agent(machine: Any, env_id: str, env_kwargs: dict[str, Any],
     if horizon is not None:
         kwargs["horizon"] = check_int(horizon, "horizon", 1)
     return evaluate_bandit_policy(machine, n_episodes=episodes, seed=seed, **kwargs)
+
+
+def _slug(name: str) -> str:
+    """``"Gittins (discount 0.98)"`` -> ``"gittins-0.98"``, ``"Thompson sampling"`` -> ``"thompson-sampling"``."""
+    return name.lower().replace(" (discount ", "-").replace(")", "").replace(" ", "-")
+
+
+def reference_evaluation(env_id: str, env_kwargs: dict[str, Any], episodes: int, seed: int = 0,
+                         horizon: int | None = None,
+                         reference: str = "default") -> tuple[str, BanditEvaluation, dict[str, float] | None]:
+    """``(name, evaluation, candidates)``: the reference policy of ``reference`` (:data:`REFERENCES`)
+    on the episodes :func:`evaluate_bandit_agent` plays with the same arguments, so the two pair.
+
+    ``best`` on Bernoulli arms whose DP does not fit: every candidate of
+    :func:`bayes.bandits.references.index_references` (the finite-horizon Gittins policy up to
+    100 pulls, Gittins at two discounts chosen for the horizon, Bayes-UCB, Thompson sampling) on
+    those episodes, the one of highest mean return kept; ``candidates`` maps each one's name to
+    its mean return (None otherwise)."""
+    from bayes.bandits.references import best_reference, index_references
+
+    if reference not in REFERENCES:
+        raise ValueError(f"reference must be one of {REFERENCES}, got {reference!r}")
+    name, policy = reference_policy(env_id, env_kwargs, horizon)
+    kwargs = bandit_evaluation_kwargs(base_env(env_id, env_kwargs))
+    if reference == "default" or name == "bayes-optimal" or kwargs["arms"] != "bernoulli":
+        return name, evaluate_bandit_agent(policy, env_id, env_kwargs, episodes, seed, horizon), None
+    steps = horizon or kwargs["horizon"]
+    candidates = index_references(kwargs["n_arms"], steps, kwargs["prior"])
+    best, result, results = best_reference(
+        candidates, lambda p: evaluate_bandit_agent(p, env_id, env_kwargs, episodes, seed, horizon), steps)
+    return _slug(best), result, {_slug(k): float(v.mean_return) for k, v in results.items()}

@@ -23,7 +23,14 @@ import os
 import time
 from typing import Any
 
-from agents.bandit_eval import BANDIT_ENVS, base_env, evaluate_bandit_agent, reference_policy
+from agents.bandit_eval import (
+    BANDIT_ENVS,
+    REFERENCES,
+    base_env,
+    evaluate_bandit_agent,
+    reference_evaluation,
+    reference_policy,
+)
 from agents.runs import load_run
 from bayes.validation import MAX_VECTOR_ELEMENTS, check_int
 from meta_envs.catalog import env_defaults
@@ -91,20 +98,25 @@ def gaussian_references(agent: Any, config: Any, episodes: int, seed: int,
 
 
 def bandit_summary(machine: Any, config: Any, episodes: int, horizon: int | None, seed: int,
-                   references: bool = True, trained_kwargs: dict[str, Any] | None = None) -> dict[str, Any]:
+                   references: bool = True, trained_kwargs: dict[str, Any] | None = None,
+                   reference: str = "default") -> dict[str, Any]:
     """Return, Bayes-optimal return, Bayes gap, per-step regret curves ``(T,)`` of the agent and the
     reference policy (with their standard errors), the random policy's per-step regret, and the
     paired difference, on episodes of ``config``'s env; on Gaussian arms also (``references``) the
     pairs with :func:`gaussian_references`. With ``trained_kwargs`` (the env arguments the agent was
     trained on, where ``config`` holds shifted ones) also ``"bayes_references"``: the agent's return
     minus that of the reference policy under the training prior and under the evaluation prior
-    (:func:`agents.bandit_eval.reference_policy`: Bayes-optimal where the DP fits), same episodes."""
+    (:func:`agents.bandit_eval.reference_policy`: Bayes-optimal where the DP fits), same episodes.
+
+    ``reference`` (:data:`agents.bandit_eval.REFERENCES`): what the agent is paired with where the
+    DP does not fit, Thompson sampling (``default``) or the best index policy (``best``; the
+    paired entry then lists every candidate's return under ``"candidates"``)."""
     from bayes.evaluate import PairedComparison
 
     result = evaluate_bandit_agent(machine, config.env_id, config.env_kwargs, episodes, seed, horizon)
-    name, reference = reference_policy(config.env_id, config.env_kwargs, result.horizon)
-    pair = PairedComparison.of(result, evaluate_bandit_agent(reference, config.env_id, config.env_kwargs, episodes,
-                                                             seed, horizon))
+    name, baseline, candidates = reference_evaluation(config.env_id, config.env_kwargs, episodes, seed,
+                                                      result.horizon, reference)
+    pair = PairedComparison.of(result, baseline)
     extra: dict[str, Any] = {}
     if trained_kwargs is not None:  # the reference policy of the training prior, on the same episodes
         trained_name, trained = reference_policy(config.env_id, trained_kwargs, result.horizon)
@@ -132,6 +144,7 @@ def bandit_summary(machine: Any, config: Any, episodes: int, horizon: int | None
             "reference_return": pair.b.mean_return,
             "mean_difference": pair.mean_difference,
             "stderr": pair.stderr,
+            **({"candidates": candidates} if candidates is not None else {}),
         },
         "regret_curve": result.regret_curve.tolist(),
         "regret_curve_stderr": result.regret_curve_stderr.tolist(),
@@ -181,7 +194,8 @@ def _settings_text(settings: dict[str, Any]) -> str:
 
 
 def evaluate_run(run_dir: str | os.PathLike[str], episodes: int = 20_000, horizon: int | None = None,
-                 seed: int = 0, references: bool = True, settings: dict[str, Any] | None = None) -> dict[str, Any]:
+                 seed: int = 0, references: bool = True, settings: dict[str, Any] | None = None,
+                 reference: str = "default") -> dict[str, Any]:
     """The summary of the run in ``run_dir`` on ``episodes`` episodes (seed ``seed``) at ``horizon``
     (None: the evaluated env's), as plain JSON data: :func:`bandit_summary` or
     :func:`predictor_summary`, with the env, the algo, the horizons and the seconds it took.
@@ -195,7 +209,12 @@ def evaluate_run(run_dir: str | os.PathLike[str], episodes: int = 20_000, horizo
     training prior (what meta-training converges to) beside it; ``"trained_env_kwargs"`` holds
     the run's own arguments.
     ``ValueError`` for fewer than 2 episodes, a horizon below 1, a bad setting, or a folder without
-    a readable run, before any episode is played."""
+    a readable run, before any episode is played.
+
+    ``reference`` (bandits: ``default`` or ``best``, :func:`bandit_summary`): what the agent is
+    paired with where the exact DP does not fit."""
+    if reference not in REFERENCES:
+        raise ValueError(f"--reference must be one of {', '.join(REFERENCES)}, got {reference!r}")
     if check_int(episodes, "--episodes", 0) < 2:
         raise ValueError(f"--episodes must be >= 2, got {episodes}")
     if horizon is not None:
@@ -216,7 +235,7 @@ def evaluate_run(run_dir: str | os.PathLike[str], episodes: int = 20_000, horizo
         summary["trained_env_kwargs"] = trained_kwargs
     start = time.perf_counter()
     if config.env_id in BANDIT_ENVS:
-        summary.update(bandit_summary(machine, config, episodes, horizon, seed, references, shift))
+        summary.update(bandit_summary(machine, config, episodes, horizon, seed, references, shift, reference))
     else:
         summary.update(predictor_summary(machine, config, episodes, horizon, seed, shift))
     summary.update({"horizon": horizon or evaluated, "trained_horizon": trained, "episodes": episodes, "seed": seed,

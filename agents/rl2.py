@@ -89,7 +89,7 @@ class RL2Config(ActorCriticConfig):
     RESUMABLE: ClassVar[tuple[str, ...]] = ("timesteps", "max_seconds", "torch_threads", "eval_every")
     CHOICES: ClassVar[dict[str, tuple[str, ...]]] = {"core": CORES, "update": UPDATES, "critic": CRITICS}
     POSITIVE_INTS: ClassVar[tuple[str, ...]] = ("hidden_size", "num_layers", "minibatches")
-    FLAGS: ClassVar[tuple[str, ...]] = ("normalize_advantage", "value_trains_core")
+    FLAGS: ClassVar[tuple[str, ...]] = ("normalize_advantage", "value_trains_core", "value_per_step")
     UPDATES: ClassVar[str] = "batches of num_envs episodes"
 
     algo: str = "rl2"
@@ -105,6 +105,10 @@ class RL2Config(ActorCriticConfig):
     #: posterior and the elapsed time (:mod:`agents.belief`), during training only
     critic: str = "core"
     critic_arch: list[int] = field(default_factory=lambda: [64, 64])  #: belief critic's tanh layers
+    #: the value head predicts the return per remaining step, and the value is ``(T - t)`` times
+    #: it: a target of the rewards' scale at every horizon (False: the return itself, which a
+    #: head starting near 0 takes many updates to reach when episodes are long; docs/tuning.md)
+    value_per_step: bool = False
     update: str = "ppo"
     n_epochs: int = 1  #: ppo only
     minibatches: int = 16  #: ppo only: minibatches of whole episodes per epoch
@@ -176,13 +180,17 @@ class RecurrentActorCritic(nn.Module):
 
     ``belief_size > 0``: the belief critic. The value head is an MLP of ``critic_arch`` tanh
     layers on belief features ``(T, B, belief_size)`` (:mod:`agents.belief`) and never sees
-    the core; the policy is unchanged, a function of the observations alone."""
+    the core; the policy is unchanged, a function of the observations alone.
+
+    ``value_horizon = T > 0``: the value of step ``t`` of a sequence that starts an episode is
+    ``(T - t)`` times the head's output (the return per remaining step)."""
 
     def __init__(self, obs_size: int, n_actions: int, core: str = "lstm", hidden_size: int = 64,
                  num_layers: int = 1, net_arch: list[int] | None = None, value_trains_core: bool = False,
-                 belief_size: int = 0, critic_arch: list[int] | None = None) -> None:
+                 belief_size: int = 0, critic_arch: list[int] | None = None, value_horizon: int = 0) -> None:
         super().__init__()
         self.belief_size = int(belief_size)
+        self.value_horizon = int(value_horizon)
         self.value_trains_core = bool(value_trains_core)
         if core not in CORES:
             raise ValueError(f"core must be one of {CORES}, got {core!r}")
@@ -197,10 +205,19 @@ class RecurrentActorCritic(nn.Module):
 
     def values(self, out: torch.Tensor, beliefs: torch.Tensor | None) -> torch.Tensor | None:
         """Values ``(T, B)`` from the core's output ``out`` or, with the belief critic, from
-        ``beliefs`` (None without them: the policy alone needs no value)."""
+        ``beliefs`` (None without them: the policy alone needs no value); with ``value_horizon``
+        the rows are steps ``0 .. T-1`` of whole episodes, scaled by the steps remaining."""
         if self.belief_size:
-            return None if beliefs is None else self.value_head(beliefs).squeeze(-1)
-        return self.value_head(self._value_input(out)).squeeze(-1)
+            if beliefs is None:
+                return None
+            values = self.value_head(beliefs).squeeze(-1)
+        else:
+            values = self.value_head(self._value_input(out)).squeeze(-1)
+        if self.value_horizon:
+            remaining = torch.arange(self.value_horizon, self.value_horizon - len(values), -1,
+                                     dtype=values.dtype, device=values.device)
+            values = values * remaining[:, None]
+        return values
 
     def _value_input(self, out: torch.Tensor) -> torch.Tensor:
         """The core's output as the value head sees it: detached unless ``value_trains_core``."""
@@ -258,7 +275,8 @@ def build_network(config: RL2Config) -> RecurrentActorCritic:
         torch.manual_seed(config.seed)
         return RecurrentActorCritic(obs_size, n_actions, config.core, config.hidden_size, config.num_layers,
                                     list(config.net_arch), config.value_trains_core, beliefs,
-                                    list(config.critic_arch))
+                                    list(config.critic_arch),
+                                    int(space.horizon) if config.value_per_step else 0)
 
 
 def _gae(rewards: torch.Tensor, values: torch.Tensor, gamma: float, lam: float) -> torch.Tensor:

@@ -57,7 +57,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import math
 import time
 from collections.abc import Sequence
 from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
@@ -81,6 +80,14 @@ from bayes.bandits import (
 )
 from bayes.bandits.base import BernoulliPolicy
 from bayes.bandits.dp import DEFAULT_MAX_BYTES, bernoulli_policy_value
+from bayes.bandits.references import FINITE_HORIZON_GITTINS_MAX as REFERENCE_FH_MAX
+from bayes.bandits.references import (
+    GITTINS_TOL,
+    REFERENCE_DISCOUNTS,
+    index_references,
+    prepare_policy,
+    reference_discounts,
+)
 from bayes.evaluate import BanditEvaluation, PairedComparison, evaluate_bandit_policy
 
 __all__ = [
@@ -170,10 +177,8 @@ def gaussian_table(horizon: int = 20, n_episodes: int = 20_000, seed: int = 0) -
 #: The RL² paper's bandit grid (Duan et al. 2016, Table 1): ``k`` arms, ``n`` pulls.
 GRID_ARMS = (5, 10, 50)
 GRID_HORIZONS = (10, 100, 500)
-#: Accuracy of the discounted Gittins tables the grid uses: every index within 1e-4, so only arms
-#: whose indices lie within 1e-4 of each other may be ordered otherwise than by the exact indices
-#: (a table of 500 counts at discount 0.99 takes about 40 s at 1e-4, 130 s at 1e-6).
-GRID_GITTINS_TOL = 1e-4
+#: Accuracy of the discounted Gittins tables the grid uses (:data:`bayes.bandits.references.GITTINS_TOL`).
+GRID_GITTINS_TOL = GITTINS_TOL
 #: Discounts tried for the Gittins policy at each horizon of the grid (:func:`gittins_pilot`).
 PILOT_DISCOUNTS: dict[int, tuple[float, ...]] = {
     10: (0.3, 0.5, 0.6, 0.7, 0.8, 0.9),
@@ -187,12 +192,14 @@ PILOT_SEED_OFFSET = 1_000_000
 #: summed over the grid's arm counts (``python -m benchmarks.bandit_values --pilot``; the module
 #: docstring gives the figures), leaving out those whose table of ``n`` counts takes minutes to
 #: build, more than the 10-minute budget carries: at 500 pulls 0.998 (about 300 s on one core; it
-#: beat 0.995 in the pilot by 0.1 to 0.6, 0.7 to 2.5 paired standard errors) and 0.999 (over 9 minutes).
-GRID_DISCOUNTS: dict[int, tuple[float, ...]] = {10: (0.5, 0.6), 100: (0.98, 0.99), 500: (0.99, 0.995)}
+#: beat 0.995 in the pilot by 0.1 to 0.6, 0.7 to 2.5 paired standard errors) and 0.999 (over 9
+#: minutes). The same table gives the references of a trained agent
+#: (:data:`bayes.bandits.references.REFERENCE_DISCOUNTS`).
+GRID_DISCOUNTS: dict[int, tuple[float, ...]] = REFERENCE_DISCOUNTS
 #: Longest horizon at which the finite-horizon Gittins policy is run: its indices with ``r`` pulls
 #: left cost an ``r``-layer calibration per arm state and bisection step, about ``n^4.5`` in all
 #: (all of them: 0.8 s at 50 pulls, 18 s at 100; extrapolated, about 7 hours at 500).
-FINITE_HORIZON_GITTINS_MAX = 100
+FINITE_HORIZON_GITTINS_MAX = REFERENCE_FH_MAX
 GRID_EPISODES = 20_000
 
 #: The RL² paper's Table 1, where a source for its figures was found: ``{(k, n): {policy: return}}``.
@@ -211,30 +218,13 @@ def cell_seed(arms: int, horizon: int, base: int = 0) -> int:
     return base + 1000 * arms + horizon
 
 
-def gittins_name(discount: float) -> str:
-    """The row name of the Gittins policy at ``discount``."""
-    return f"Gittins (discount {discount:g})"
-
-
 def grid_policies(arms: int, horizon: int, discounts: Sequence[float]) -> dict[str, BernoulliPolicy]:
-    """The reference policies of a cell (the finite-horizon Gittins policy up to
-    :data:`FINITE_HORIZON_GITTINS_MAX` pulls), and the random policy for scale."""
-    out: dict[str, BernoulliPolicy] = {}
-    if horizon <= FINITE_HORIZON_GITTINS_MAX:
-        out["Finite-horizon Gittins"] = FiniteHorizonGittinsPolicy(arms, horizon)
-    for discount in discounts:
-        out[gittins_name(discount)] = GittinsPolicy(arms, discount, tol=GRID_GITTINS_TOL)
-    out.update({"Bayes-UCB": BayesUCB(arms), "Thompson sampling": ThompsonSampling(arms), "UCB1": UCB1(arms),
-                "Greedy": GreedyPolicy(arms), "Random": RandomPolicy(arms)})
+    """The reference policies of a cell (:func:`bayes.bandits.references.index_references`, with
+    the finite-horizon Gittins policy up to :data:`FINITE_HORIZON_GITTINS_MAX` pulls), UCB1 and
+    greedy, and the random policy for scale."""
+    out = index_references(arms, horizon, discounts=discounts, finite_horizon_max=FINITE_HORIZON_GITTINS_MAX)
+    out.update({"UCB1": UCB1(arms), "Greedy": GreedyPolicy(arms), "Random": RandomPolicy(arms)})
     return out
-
-
-def _prepare(policy: BernoulliPolicy, horizon: int) -> None:
-    """Build a policy's index tables once, at their final size (untimed set-up of an evaluation)."""
-    if isinstance(policy, GittinsPolicy):
-        policy.table((1.0, 1.0), horizon)  # one table of max(horizon, 32) counts, not a doubling chain
-    elif isinstance(policy, FiniteHorizonGittinsPolicy):
-        policy.precompute()
 
 
 def dp_fits(arms: int, horizon: int) -> bool:
@@ -267,7 +257,7 @@ def grid_cell(
         candidates[name] = ("scale" if name == "Random" else "reference", policy)
     results: dict[str, BanditEvaluation] = {}
     for name, (_, policy) in candidates.items():
-        _prepare(policy, horizon)
+        prepare_policy(policy, horizon)
         results[name] = evaluate_bandit_policy(policy, **kwargs)
     references = [name for name, (kind, _) in candidates.items() if kind == "reference"]
     best = max(references, key=lambda name: results[name].mean_return)
@@ -296,17 +286,10 @@ def grid_cell(
     }
 
 
-def _nearest(table: dict[int, tuple[float, ...]], horizon: int) -> tuple[float, ...]:
-    """The entry of ``table`` at ``horizon``, else at the grid horizon nearest it in ratio."""
-    if horizon in table:
-        return tuple(table[horizon])
-    return tuple(table[min(table, key=lambda h: abs(math.log(h / horizon)))])
-
-
 def grid_discounts(horizon: int) -> tuple[float, ...]:
     """The Gittins discounts a cell of ``horizon`` pulls evaluates: :data:`GRID_DISCOUNTS` (off the
     grid, those of the nearest grid horizon)."""
-    return _nearest(GRID_DISCOUNTS, horizon)
+    return reference_discounts(horizon, GRID_DISCOUNTS)
 
 
 def gittins_pilot(
@@ -318,12 +301,12 @@ def gittins_pilot(
     the horizon (or the nearest grid horizon), ``seed`` to the cell's seed plus
     :data:`PILOT_SEED_OFFSET`: other episodes than the grid's, so choosing on them does not
     favour the chosen discounts on the grid's own episodes."""
-    discounts = _nearest(PILOT_DISCOUNTS, horizon) if discounts is None else tuple(discounts)
+    discounts = reference_discounts(horizon, PILOT_DISCOUNTS) if discounts is None else tuple(discounts)
     seed = cell_seed(arms, horizon) + PILOT_SEED_OFFSET if seed is None else seed
     results = {}
     for discount in discounts:
         policy = GittinsPolicy(arms, discount, tol=GRID_GITTINS_TOL)
-        _prepare(policy, horizon)
+        prepare_policy(policy, horizon)
         results[discount] = evaluate_bandit_policy(policy, n_arms=arms, horizon=horizon, n_episodes=n_episodes,
                                                    seed=seed)
     order = sorted(results, key=lambda d: -results[d].mean_return)
@@ -346,7 +329,7 @@ def _cost(cell: tuple[int, int]) -> float:
 
 def _table_task(discount: float, size: int) -> None:
     """Build (and keep in the disk cache) the Gittins table of ``size`` counts a cell reads."""
-    _prepare(GittinsPolicy(2, discount, tol=GRID_GITTINS_TOL), size)
+    prepare_policy(GittinsPolicy(2, discount, tol=GRID_GITTINS_TOL), size)
 
 
 def _cell_task(args: tuple[int, int, int, int | None, tuple[float, ...] | None]) -> dict[str, Any]:
@@ -372,7 +355,7 @@ def run_grid(
     """
     cells = [(k, n) for k in arms for n in horizons]
     tasks = [(k, n, n_episodes, cell_seed(k, n, base_seed),
-              grid_discounts(n) if discounts is None else _nearest(discounts, n)) for k, n in cells]
+              grid_discounts(n) if discounts is None else reference_discounts(n, discounts)) for k, n in cells]
     needs = [{(d, max(n, 32)) for d in task[4]} for task, (_, n) in zip(tasks, cells, strict=True)]
     tables = sorted(set().union(*needs), key=lambda dn: (-dn[1], -dn[0]))
     if jobs <= 1:

@@ -50,9 +50,11 @@ class Cell:
     job (None: the preset's own). The agent is evaluated on ``eval_episodes`` episodes with seed
     ``eval_seed + seed`` at the trained horizon, and when ``long_factor`` is set on
     ``long_episodes`` episodes at ``long_factor`` times it; ``simulation_episodes=None`` skips
-    the simulation analysis. ``shifts`` (label to env arguments over the trained ones) adds the
-    step ``shifted``: the agent evaluated on each shifted task distribution against Bayes under
-    the training prior and under the shifted one (``meta-bayes evaluate --set``). ``config``
+    the simulation analysis. ``reference`` (:data:`agents.bandit_eval.REFERENCES`): what a bandit
+    agent is paired with at the trained horizon where the exact DP does not fit. ``shifts``
+    (label to env arguments over the trained ones) adds the step ``shifted``: the agent evaluated
+    on each shifted task distribution against Bayes under the training prior and under the
+    shifted one (``meta-bayes evaluate --set``). ``config``
     names the cell's settings without its seed: the cells of one config differ only by seed,
     and a sweep aggregates over them.
     """
@@ -73,6 +75,7 @@ class Cell:
     eval_seed: int = 1000
     long_factor: int | None = 5
     long_episodes: int | None = None
+    reference: str = "default"
     simulation_episodes: int | None = 600
     shifts: dict[str, dict[str, Any]] = field(default_factory=dict)
 
@@ -151,7 +154,8 @@ def evaluate(cell: Cell, run: Path) -> dict[str, Any]:
     out: dict[str, Any] = {}
     for label, h, episodes in horizons:
         # the Gaussian bandit's index policies at the trained horizon only: the claims read them there
-        summary = evaluate_run(run, episodes, h, seed=cell.eval_seed + cell.seed, references=label == "trained")
+        summary = evaluate_run(run, episodes, h, seed=cell.eval_seed + cell.seed, references=label == "trained",
+                               reference=cell.reference if label == "trained" else "default")
         out[label] = {"horizon": h, "episodes": episodes, **{k: summary[k] for k in keys if k in summary}}
     return out
 

@@ -11,10 +11,12 @@ Subcommands::
                                                    a RecurrentPPO agent or an RL² agent of the fast
                                                    batched trainer (bandit envs); --snapshots keeps
                                                    N log-spaced snapshots of the weights
-    meta-bayes evaluate DIR [--episodes N] [--horizon T] [--seed S] [--json]
+    meta-bayes evaluate DIR [--episodes N] [--horizon T] [--seed S] [--reference best] [--json]
                                                    the trained agent against the Bayes-optimal one
                                                    on the same episodes: return, Bayes gap (bandits),
-                                                   KL per step and log-loss (predictors)
+                                                   KL per step and log-loss (predictors);
+                                                   --reference best: past the exact DP, against
+                                                   the best index policy
 
     meta-bayes simulate DIR [--episodes N] [--out FIGDIR] [--seed S] [--json]
                                                    the simulation analysis between the trained
@@ -46,6 +48,7 @@ from pathlib import Path
 from typing import Any, NoReturn
 
 import meta_envs
+from agents.bandit_eval import REFERENCES
 from agents.registry import ALGOS, TRAINERS
 from bayes.validation import MAX_EPISODES, MAX_HORIZON
 
@@ -161,6 +164,10 @@ def build_parser() -> argparse.ArgumentParser:
                           help="evaluate under a shifted task distribution: an env argument other than the trained "
                                "one (a prior, a noise level, a hazard, a horizon; not one that changes the spaces), "
                                "compared with Bayes under the training prior and under this one")
+    evaluate.add_argument("--reference", choices=REFERENCES, default="default",
+                          help="bandits whose exact DP does not fit: pair the agent with Thompson sampling (default) "
+                               "or with the best of the index policies on the same episodes (best: finite-horizon "
+                               "Gittins, Gittins, Bayes-UCB, Thompson sampling)")
     evaluate.add_argument("--json", action="store_true", help="print one JSON object")
     simulate = sub.add_parser("simulate", help="does the trained agent simulate the Bayes agent, and vice versa?")
     simulate.add_argument("run_dir")
@@ -249,7 +256,7 @@ def _run(args: argparse.Namespace) -> int:
         from agents.evaluation import evaluate_run, summary_line
 
         summary = evaluate_run(args.run_dir, args.episodes, args.horizon, args.seed,
-                               settings=_parse_set(args.settings))
+                               settings=_parse_set(args.settings), reference=args.reference)
         print(json.dumps(summary) if args.json else summary_line(summary))
     elif args.command == "reproduce":
         from benchmarks.reproduce import run_from_arguments

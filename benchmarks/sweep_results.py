@@ -6,12 +6,16 @@ mean ``m ± t_{0.975, n-1} s / sqrt(n)`` (Student's t: the seeds are few, and th
 exact for normal values). One seed gives no interval (``None``).
 
 Metrics of a bandit cell, at the trained horizon unless named ``long_``: ``return``,
-``bayes_gap`` (``(V* - R) / (V* - V_random)``), ``paired_difference`` (the agent's return minus
-the reference's on the same episodes) and ``paired_gap``: the shortfall against the best
-reference on the same episodes, ``-(R - R_ref) / (R_ref - V_random)`` with its standard error,
-where the reference is the Bayes-optimal policy (Bernoulli arms; then it is the Bayes gap
-estimated from the paired difference) or the best of the Gittins index policies (Gaussian
-arms, where no exact DP exists); ``long_bayes_gap``; ``regret_<f>x``: at ``f`` times the
+``reference_return`` (the return of the policy the agent is paired with: the Bayes-optimal one
+where its DP fits, else Thompson sampling, or with the evaluation reference ``best`` the best
+index policy; the tables name it in the column ``reference``), ``bayes_gap``
+(``(V* - R) / (V* - V_random)``), ``paired_difference`` (the agent's return minus the
+reference's on the same episodes) with its standard error ``paired_stderr``, and
+``paired_gap``: the shortfall against the best reference on the same episodes,
+``-(R - R_ref) / (R_ref - V_random)`` with its standard error, where the reference is the
+Bayes-optimal policy (Bernoulli arms; then it is the Bayes gap estimated from the paired
+difference), the best index policy (evaluation reference ``best``) or the best of the Gittins
+index policies (Gaussian arms, where no exact DP exists); ``long_bayes_gap``; ``regret_<f>x``: at ``f`` times the
 trained horizon ``T`` (for each ``f`` of :data:`FACTORS` the long evaluation reaches), the
 agent's per-step regret minus the reference's, averaged over the window ``(0.9 f T, f T]``, as
 a fraction of the random policy's per-step regret. Of a predictor cell: ``mean_kl`` (nats per
@@ -110,6 +114,9 @@ def paired_gap(trained: dict[str, Any]) -> tuple[float | None, float | None, str
     if paired["reference"] == "bayes-optimal" and trained["bayes_optimal_return"] is not None:
         best, name = trained["bayes_optimal_return"], "bayes-optimal"
         difference, stderr = paired["mean_difference"], paired.get("stderr")
+    elif "candidates" in paired:  # the best index policy (evaluation reference "best")
+        best, name = paired["reference_return"], paired["reference"]
+        difference, stderr = paired["mean_difference"], paired.get("stderr")
     else:
         gittins = {k: v for k, v in (trained.get("references") or {}).items() if k.startswith("gittins")}
         if not gittins:
@@ -134,8 +141,9 @@ def cell_metrics(record: dict[str, Any]) -> dict[str, float | None]:
                "long_mean_kl": long["mean_kl"] if long else None}
     else:
         gap, gap_stderr, _ = paired_gap(trained)
-        out = {"return": trained["mean_return"], "bayes_gap": trained["bayes_gap"],
-               "paired_difference": trained["paired"]["mean_difference"], "paired_gap": gap,
+        out = {"return": trained["mean_return"], "reference_return": trained["paired"].get("reference_return"),
+               "bayes_gap": trained["bayes_gap"], "paired_difference": trained["paired"]["mean_difference"],
+               "paired_stderr": trained["paired"].get("stderr"), "paired_gap": gap,
                "paired_gap_stderr": gap_stderr, "long_bayes_gap": long["bayes_gap"] if long else None}
     if trained.get("horizon"):
         out.update(window_metrics(long, trained["horizon"], bandit))
@@ -161,7 +169,10 @@ def aggregate(records: Sequence[dict[str, Any]]) -> list[dict[str, Any]]:
             metrics[name] = mean_interval(values)
         bandit = group[0]["env_id"] in BANDIT_ENVS
         reference = paired_reference(group[0]["evaluation"]["trained"]) if bandit else None
+        paired_with = "/".join(dict.fromkeys(r["evaluation"]["trained"]["paired"]["reference"] for r in group)) \
+            if bandit else None
         out.append({"config": config, "task": group[0]["task"], "paired_reference": reference,
+                    "reference": paired_with,
                     "env_id": group[0]["env_id"], "env_kwargs": group[0]["env_kwargs"], "algo": group[0]["algo"],
                     "preset": cell.get("preset"),
                     "hyperparameters": cell.get("hyperparameters", {}), "timesteps": cell.get("timesteps"),
@@ -177,7 +188,8 @@ def _cell(summary: dict[str, Any] | None, digits: int) -> str:
     return f"{summary['mean']:.{digits}f} ± {summary['half_width']:.{digits}f}"
 
 
-BANDIT_COLUMNS = (("return", 3), ("bayes_gap", 4), ("paired_gap", 4), ("paired_difference", 4),
+BANDIT_COLUMNS = (("return", 3), ("reference_return", 3), ("bayes_gap", 4), ("paired_gap", 4), ("paired_difference", 4),
+                  ("paired_stderr", 4),
                   ("long_bayes_gap", 4), ("regret_5x", 4), ("regret_50x", 4), ("bayes_in_agent_state", 4),
                   ("bayes_in_agent_output", 4), ("agent_in_bayes_state", 4), ("agent_in_bayes_output", 4),
                   ("train_seconds", 0))
@@ -197,11 +209,13 @@ def table_lines(configs: Sequence[dict[str, Any]]) -> list[str]:
             continue
         columns = tuple((name, digits) for name, digits in columns
                         if any((c["metrics"].get(name) or {}).get("mean") is not None for c in chosen))
+        named = any(c.get("reference") for c in chosen)  # the policy each bandit config is paired with
         lines += [f"### {title} (mean ± half-width of the 95% interval across seeds)", "",
-                  "| config | seeds | " + " | ".join(name for name, _ in columns) + " |",
-                  "|---|---:|" + "---:|" * len(columns)]
+                  "| config | seeds | " + ("reference | " if named else "") + " | ".join(n for n, _ in columns) + " |",
+                  "|---|---:|" + ("---|" if named else "") + "---:|" * len(columns)]
         for c in chosen:
             cells = " | ".join(_cell(c["metrics"].get(name), digits) for name, digits in columns)
-            lines.append(f"| {c['config']} | {len(c['seeds'])} | {cells} |")
+            reference = f"{c.get('reference') or 'n/a'} | " if named else ""
+            lines.append(f"| {c['config']} | {len(c['seeds'])} | {reference}{cells} |")
         lines.append("")
     return lines

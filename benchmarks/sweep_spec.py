@@ -14,6 +14,8 @@ A SPEC, in YAML (``.yaml``/``.yml``) or TOML (``.toml``)::
       recurrent-ppo: {lstm_hidden_size: [32]}  # under an algorithm's name: for it alone
     threads: 1                    # torch threads per cell (the default)
     evaluation: {episodes: 5000, seed: 1000, long_factor: 5}
+                                  # reference: best -- past the exact DP, pair bandit agents with
+                                  # the best index policy (agents.bandit_eval.REFERENCES)
     simulation: {episodes: 600}   # or false: no simulation analysis
     tasks:
       - bandit-2arm               # a task of the study (benchmarks.suite.TASKS) by name
@@ -47,6 +49,7 @@ from typing import Any
 import gymnasium as gym
 
 import meta_envs
+from agents.bandit_eval import REFERENCES
 from agents.registry import ALGOS
 from bayes.validation import MAX_EPISODES, MAX_SEEDS
 from benchmarks.cells import FIXED_KEYS, Cell, algo_fields, training_config
@@ -61,7 +64,8 @@ __all__ = ["SpecError", "SweepSpec", "load_spec", "parse_spec"]
 TOP_KEYS = ("name", "tasks", "seeds", "algos", "preset", "timesteps", "hyperparameters", "threads", "evaluation",
             "simulation")
 TASK_KEYS = ("name", "env_id", "env_kwargs", "algos", "preset", "timesteps", "hyperparameters")
-EVALUATION_DEFAULTS: dict[str, Any] = {"episodes": 5000, "seed": 1000, "long_factor": 5, "long_episodes": None}
+EVALUATION_DEFAULTS: dict[str, Any] = {"episodes": 5000, "seed": 1000, "long_factor": 5, "long_episodes": None,
+                                       "reference": "default"}
 SIMULATION_EPISODES = 600  #: ``simulation: true``
 MAX_NAME = 150  #: longer cell names end in a hash of their settings
 MAX_SPEC_BYTES = 1_000_000  #: a SPEC file is read only up to this size
@@ -408,6 +412,9 @@ def _options(lines: _Lines, data: dict[str, Any]) -> dict[str, Any]:
     for key, low, high in (("long_factor", 2, None), ("long_episodes", 2, MAX_EPISODES)):
         if evaluation[key] is not None:
             _int(lines, ("evaluation", key), evaluation[key], low, high)
+    if evaluation["reference"] not in REFERENCES:
+        raise lines.error(("evaluation", "reference"), f"must be one of {', '.join(REFERENCES)}, got "
+                                                       f"{evaluation['reference']!r}")
     simulation = data.get("simulation", True)
     if simulation is None or simulation is False:
         episodes = None
@@ -419,7 +426,7 @@ def _options(lines: _Lines, data: dict[str, Any]) -> dict[str, Any]:
     return {"threads": _int(lines, ("threads",), data.get("threads", 1), 1, MAX_THREADS),
             "eval_episodes": evaluation["episodes"], "eval_seed": evaluation["seed"],
             "long_factor": evaluation["long_factor"], "long_episodes": evaluation["long_episodes"],
-            "simulation_episodes": episodes}
+            "reference": evaluation["reference"], "simulation_episodes": episodes}
 
 
 def _check_config(lines: _Lines, task: _Task, cell: Cell, hp_paths: dict[str, KeyPath]) -> None:
