@@ -14,6 +14,10 @@ Per batch of ``B = num_envs`` episodes of ``T = horizon`` steps:
 2. **Advantages** (GAE over the full episode, which ends at ``T``, so ``v_T = 0``):
    ``δ_t = r_t + γ v_{t+1} - v_t``, ``A_t = δ_t + γ λ A_{t+1}``, return target
    ``R_t = A_t + v_t``; ``A`` is normalised over the batch when ``normalize_advantage``.
+   With ``value_per_step`` the value head outputs ``u_t`` and ``v_t = (T - t) u_t``: the head's
+   target, the return per remaining step, has the rewards' scale whatever the horizon, where a
+   head predicting the return itself starts near 0 and takes many updates to reach returns of
+   hundreds, while the policy, with no baseline, hardly moves (``docs/tuning.md``).
 3. **Update.**
 
    - ``update="a2c"``: one gradient step on the graph of the rollout itself (no second

@@ -115,3 +115,11 @@ def test_a_spec_names_a_bad_reference(tmp_path):
     spec.write_text("tasks: [bandit-2arm]\nevaluation: {reference: oracle}\n")
     with pytest.raises(SpecError, match=r"evaluation\.reference: must be one of default, best, got 'oracle'"):
         load_spec(spec)
+
+
+def test_the_command_line_refuses_an_unknown_reference(tmp_path, capsys):
+    from benchmarks import cli
+
+    assert cli.main(["evaluate", str(tmp_path), "--reference", "oracle"]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "--reference" in err[0] and "oracle" in err[0]
