@@ -8,23 +8,23 @@ exact for normal values). One seed gives no interval (``None``).
 Metrics of a bandit cell, at the trained horizon unless named ``long_``: ``return``,
 ``reference_return`` (the return of the policy the agent is paired with: the Bayes-optimal one
 where its DP fits, else Thompson sampling, or with the evaluation reference ``best`` the best
-index policy; the tables name it in the column ``reference``), ``bayes_gap``
-(``(V* - R) / (V* - V_random)``), ``paired_difference`` (the agent's return minus the
-reference's on the same episodes) with its standard error ``paired_stderr``, and
-``paired_gap``: the shortfall against the best reference on the same episodes,
-``-(R - R_ref) / (R_ref - V_random)`` with its standard error, where the reference is the
-Bayes-optimal policy (Bernoulli arms; then it is the Bayes gap estimated from the paired
-difference), the best index policy (evaluation reference ``best``) or the best of the Gittins
-index policies (Gaussian arms, where no exact DP exists); ``long_bayes_gap``; ``regret_<f>x``: at ``f`` times the
-trained horizon ``T`` (for each ``f`` of :data:`FACTORS` the long evaluation reaches), the
-agent's per-step regret minus the reference's, averaged over the window ``(0.9 f T, f T]``, as
-a fraction of the random policy's per-step regret. Of a predictor cell: ``mean_kl`` (nats per
-step to the Bayes predictive), ``excess_log_loss`` (log-loss over the Bayes predictor's),
-``long_mean_kl``, ``kl_<f>x`` (KL per step averaged over the same window). Of both:
-``train_seconds`` and, with the simulation analysis, the state and output dissimilarities of
-both directions. ``<metric>_stderr`` is the standard error of one cell's estimate where it has
-one; over a window it is the mean of the per-step standard errors (an upper bound of the
-window mean's: the steps are correlated), for a difference of two curves the sum of theirs.
+index policy; the tables name it in the column ``reference``), ``bayes_gap`` (``(V* - R) / (V* -
+V_random)``), ``paired_difference`` (the agent's return minus the reference's on the same
+episodes) with its standard error ``paired_stderr``, and ``paired_gap``: the shortfall against
+the best reference on the same episodes, ``-(R - R_ref) / (R_ref - V_random)`` with its standard
+error, where the reference is the Bayes-optimal policy (Bernoulli arms; then it is the Bayes gap
+estimated from the paired difference), the best index policy (evaluation reference ``best``) or
+the best of the Gittins index policies (Gaussian arms, where no exact DP exists);
+``long_bayes_gap``; ``regret_<f>x``: at ``f`` times the trained horizon ``T`` (for each ``f`` of
+:data:`FACTORS` the long evaluation reaches), the agent's per-step regret minus the reference's,
+averaged over the window ``(0.9 f T, f T]``, as a fraction of the random policy's per-step
+regret. Of a predictor cell: ``mean_kl`` (nats per step to the Bayes predictive),
+``excess_log_loss`` (log-loss over the Bayes predictor's), ``long_mean_kl``, ``kl_<f>x`` (KL per
+step averaged over the same window). Of both: ``train_seconds`` and, with the simulation
+analysis, the state and output dissimilarities of both directions. ``<metric>_stderr`` is the
+standard error of one cell's estimate where it has one; over a window it is the mean of the
+per-step standard errors (an upper bound of the window mean's: the steps are correlated), for a
+difference of two curves the sum of theirs.
 """
 
 from __future__ import annotations
@@ -111,12 +111,10 @@ def paired_reference(trained: dict[str, Any]) -> str | None:
 def paired_gap(trained: dict[str, Any]) -> tuple[float | None, float | None, str | None]:
     """``(gap, stderr, reference)`` of a bandit evaluation against its best reference (module docstring)."""
     paired = trained["paired"]
-    if paired["reference"] == "bayes-optimal" and trained["bayes_optimal_return"] is not None:
-        best, name = trained["bayes_optimal_return"], "bayes-optimal"
-        difference, stderr = paired["mean_difference"], paired.get("stderr")
-    elif "candidates" in paired:  # the best index policy (evaluation reference "best")
-        best, name = paired["reference_return"], paired["reference"]
-        difference, stderr = paired["mean_difference"], paired.get("stderr")
+    exact = paired["reference"] == "bayes-optimal" and trained["bayes_optimal_return"] is not None
+    if exact or "candidates" in paired:  # the Bayes-optimal policy, or the best index policy (reference "best")
+        best = trained["bayes_optimal_return"] if exact else paired["reference_return"]
+        name, difference, stderr = paired["reference"], paired["mean_difference"], paired.get("stderr")
     else:
         gittins = {k: v for k, v in (trained.get("references") or {}).items() if k.startswith("gittins")}
         if not gittins:
